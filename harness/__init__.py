@@ -1,0 +1,55 @@
+"""reid-bench: a plugin-based benchmark harness for person re-identification, built on torchreid.
+
+The public API for plugins is what this module exports; a plugin imports nothing else of the harness
+(see DESIGN in the README).
+"""
+from .backbones import Pretrained, googlenet, load_imagenet_weights, resnet, set_last_stride
+from .errors import DatasetLayoutError, MissingPretrainedWeightsError, UserError
+from .hookspecs import hookimpl
+from .losses import BatchHardTripletTerm, CrossEntropyTerm, pairwise_distances, same_identity_mask
+from .spec import (
+    Augment,
+    ClassificationSplits,
+    LossTerm,
+    LRSchedule,
+    MethodSpec,
+    OptimizerSpec,
+    ProtocolSpec,
+    Recipe,
+    ReidSplits,
+    Reported,
+    SamplerSpec,
+    Stage,
+    Variant,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Augment",
+    "BatchHardTripletTerm",
+    "CrossEntropyTerm",
+    "ClassificationSplits",
+    "DatasetLayoutError",
+    "LossTerm",
+    "LRSchedule",
+    "MethodSpec",
+    "MissingPretrainedWeightsError",
+    "OptimizerSpec",
+    "Pretrained",
+    "ProtocolSpec",
+    "Recipe",
+    "ReidSplits",
+    "Reported",
+    "SamplerSpec",
+    "Stage",
+    "UserError",
+    "Variant",
+    "googlenet",
+    "hookimpl",
+    "load_imagenet_weights",
+    "pairwise_distances",
+    "resnet",
+    "same_identity_mask",
+    "set_last_stride",
+]

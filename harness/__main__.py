@@ -1,0 +1,5 @@
+"""``python -m reid_bench`` (also under ``torchrun``) runs the command line."""
+from .cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""ImageNet backbones from torchvision, with weights found offline or a clear error.
+
+Weights are never downloaded. They are looked up, by torchvision's own file names, in the folder
+given with ``--weights-dir`` (or a file given directly) and then in the torch hub cache
+(``$TORCH_HOME/hub/checkpoints``, ``~/.cache/torch/hub/checkpoints`` by default). Missing weights
+raise :class:`MissingPretrainedWeightsError` saying where to put them or to pass ``--no-pretrained``.
+"""
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torchvision
+
+from .errors import MissingPretrainedWeightsError
+
+#: architecture -> torchvision weight enums whose files are accepted, preferred first
+_WEIGHT_ENUMS = {
+    "resnet50": ("ResNet50_Weights", ("IMAGENET1K_V1", "IMAGENET1K_V2")),
+    "resnet101": ("ResNet101_Weights", ("IMAGENET1K_V1", "IMAGENET1K_V2")),
+    "googlenet": ("GoogLeNet_Weights", ("IMAGENET1K_V1",)),
+}
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """Where ImageNet weights come from: ``path`` (a folder holding torchvision's weight files, or a
+    single ``.pth`` file) and then the torch hub cache."""
+
+    path: Optional[str] = None
+
+    def describe(self):
+        return f"imagenet ({self.path})" if self.path else "imagenet (torch hub cache)"
+
+
+def weight_file_names(arch):
+    enum_name, members = _WEIGHT_ENUMS[arch]
+    enum = getattr(torchvision.models, enum_name)
+    return [os.path.basename(getattr(enum, member).url) for member in members]
+
+
+def find_imagenet_weights(arch, pretrained):
+    """Path of the ImageNet weight file for ``arch``; raises a user error naming where to put it."""
+    names = weight_file_names(arch)
+    folders = []
+    if pretrained.path:
+        if os.path.isfile(pretrained.path):
+            return pretrained.path
+        folders.append(pretrained.path)
+    hub_dir = os.path.join(torch.hub.get_dir(), "checkpoints")
+    folders.append(hub_dir)
+    for folder in folders:
+        for name in names:
+            candidate = os.path.join(folder, name)
+            if os.path.isfile(candidate):
+                return candidate
+    raise MissingPretrainedWeightsError(
+        f"ImageNet weights for {arch} not found (looked for {' or '.join(names)} in "
+        f"{', '.join(folders)}). Nothing is downloaded: copy torchvision's weight file into "
+        f"{hub_dir} or a folder passed with --weights-dir, or train from scratch with --no-pretrained."
+    )
+
+
+def load_imagenet_weights(module, arch, pretrained, strict=True):
+    """Load ``arch``'s ImageNet weights into ``module`` (no-op when ``pretrained`` is falsy).
+
+    With ``strict=False`` keys the module does not have (a classifier, auxiliary heads) are skipped,
+    but every parameter the module and the file share must match in shape.
+    """
+    if not pretrained:
+        return module
+    state = torch.load(find_imagenet_weights(arch, pretrained), map_location="cpu", weights_only=True)
+    if not strict:
+        own = module.state_dict()
+        state = {k: v for k, v in state.items() if k in own}
+    module.load_state_dict(state, strict=strict)
+    return module
+
+
+def resnet(depth=50, pretrained=False, **kwargs):
+    """A torchvision ResNet-50/101 (``kwargs`` go to torchvision, e.g.
+    ``replace_stride_with_dilation``) with ImageNet weights when ``pretrained`` is given."""
+    arch = f"resnet{depth}"
+    if arch not in _WEIGHT_ENUMS:
+        raise ValueError(f"unsupported ResNet depth {depth}; expected 50 or 101")
+    model = getattr(torchvision.models, arch)(weights=None, **kwargs)
+    return load_imagenet_weights(model, arch, pretrained)
+
+
+def set_last_stride(net, stride):
+    """Set the stride of a torchvision ResNet's layer4 (BoT/MSReID use last stride 1)."""
+    block = net.layer4[0]
+    block.conv2.stride = (stride, stride)
+    block.downsample[0].stride = (stride, stride)
+    return net
+
+
+def googlenet(pretrained=False):
+    """torchvision's GoogLeNet (Inception-V1 with BatchNorm), without auxiliary heads."""
+    # ImageNet GoogLeNet weights expect torchvision's input re-normalisation (transform_input).
+    model = torchvision.models.googlenet(
+        weights=None, aux_logits=False, transform_input=bool(pretrained), init_weights=not pretrained
+    )
+    return load_imagenet_weights(model, "googlenet", pretrained, strict=False)

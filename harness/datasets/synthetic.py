@@ -1,0 +1,334 @@
+"""The embedded ``synthetic`` protocol: a small, real re-identification problem made on first use.
+
+Pedestrians are drawn procedurally and written in Market-1501's on-disk layout and file naming
+(``<root>/synthetic/Market-1501-v15.09.15/{bounding_box_train,query,bounding_box_test}/
+0001_c1s1_000151_00.jpg``), then read by torchreid's own ``Market1501`` parsing code through
+``register_image_dataset``. Generation is deterministic (fixed seed) and versioned: a changed
+generator regenerates the cache.
+
+What makes it a re-id problem rather than a toy:
+
+- an identity is a *combination* of attributes drawn from small pools (top and bottom colours, top
+  pattern, shoe and hair colour, accessory, build), so identities share most single attributes;
+- six cameras differ in illumination gain, colour cast, contrast, sensor noise and background
+  palette, so the same clothes look different across cameras;
+- every image has its own pose (facing front/back/side, walking phase), scale and crop jitter,
+  background clutter, and a share of images is partially occluded;
+- the gallery holds distractor images (pid 0: clutter and partial people) and junk (pid -1).
+"""
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from ..errors import DatasetLayoutError
+from ..spec import ProtocolSpec, ReidSplits
+
+GENERATOR_VERSION = 1
+IMAGE_SIZE = (128, 64)  # height, width of the written crops
+NUM_CAMERAS = 6
+NUM_TRAIN_IDS = 120
+NUM_TEST_IDS = 100
+NUM_DISTRACTORS = 120
+NUM_JUNK = 30
+SEED = 20261122
+MARKET_FOLDER = "Market-1501-v15.09.15"
+
+TOP_COLOURS = [(200, 30, 30), (30, 60, 190), (230, 220, 60), (40, 150, 60), (240, 240, 240),
+               (35, 35, 35), (140, 70, 160), (240, 130, 30), (120, 120, 125), (90, 180, 210)]
+BOTTOM_COLOURS = [(30, 40, 90), (35, 35, 35), (150, 120, 80), (110, 110, 115), (220, 215, 200),
+                  (90, 60, 40), (60, 90, 60), (150, 30, 40)]
+SHOE_COLOURS = [(20, 20, 20), (235, 235, 235), (120, 70, 30), (180, 40, 40)]
+HAIR_COLOURS = [(25, 20, 15), (110, 70, 30), (200, 170, 90), (150, 150, 150)]
+SKIN_TONES = [(240, 200, 170), (200, 150, 110), (140, 95, 65), (90, 60, 45)]
+PATTERNS = ["solid", "hstripes", "vstripes", "checks", "logo"]
+ACCESSORIES = ["none", "backpack", "hat", "handbag", "scarf"]
+
+#: per camera: illumination gain, RGB colour cast, contrast, noise sigma, background base colour
+CAMERAS = [
+    dict(gain=1.00, cast=(1.00, 1.00, 1.00), contrast=1.00, noise=3.0, background=(150, 150, 140)),
+    dict(gain=0.70, cast=(0.90, 0.95, 1.15), contrast=0.85, noise=6.0, background=(70, 80, 95)),
+    dict(gain=1.20, cast=(1.15, 1.05, 0.85), contrast=1.10, noise=4.0, background=(190, 175, 140)),
+    dict(gain=0.90, cast=(0.95, 1.12, 0.95), contrast=0.95, noise=5.0, background=(100, 130, 95)),
+    dict(gain=0.55, cast=(1.05, 0.95, 1.05), contrast=0.75, noise=8.0, background=(55, 50, 60)),
+    dict(gain=1.05, cast=(1.00, 0.92, 1.10), contrast=1.20, noise=3.0, background=(170, 170, 185)),
+]
+
+LAYOUT = (
+    "<root>/synthetic/Market-1501-v15.09.15/{bounding_box_train,query,bounding_box_test}/ with "
+    "Market-1501 file names PPPP_cCsS_FFFFFF_BB.jpg (made automatically; delete the folder to rebuild)"
+)
+
+
+def default_root():
+    """The cache folder: ``$REID_BENCH_CACHE`` or ``~/.cache/reid_bench``, then ``datasets``."""
+    base = os.environ.get("REID_BENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "reid_bench")
+    return os.path.join(base, "datasets")
+
+
+def _config_fingerprint():
+    config = dict(version=GENERATOR_VERSION, size=IMAGE_SIZE, cams=NUM_CAMERAS, train=NUM_TRAIN_IDS,
+                  test=NUM_TEST_IDS, distractors=NUM_DISTRACTORS, junk=NUM_JUNK, seed=SEED)
+    return hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _draw_identity(rng):
+    return dict(
+        top=int(rng.integers(len(TOP_COLOURS))),
+        bottom=int(rng.integers(len(BOTTOM_COLOURS))),
+        pattern=int(rng.integers(len(PATTERNS))),
+        pattern_colour=int(rng.integers(len(TOP_COLOURS))),
+        shoes=int(rng.integers(len(SHOE_COLOURS))),
+        hair=int(rng.integers(len(HAIR_COLOURS))),
+        skin=int(rng.integers(len(SKIN_TONES))),
+        accessory=int(rng.integers(len(ACCESSORIES))),
+        accessory_colour=int(rng.integers(len(TOP_COLOURS))),
+        build=float(rng.uniform(0.85, 1.15)),
+        height=float(rng.uniform(0.9, 1.05)),
+        shorts=bool(rng.random() < 0.25),
+    )
+
+
+def _background(draw, rng, camera, height, width):
+    base = np.array(camera["background"], dtype=float)
+    draw.rectangle([0, 0, width, height], fill=tuple(int(c) for c in base))
+    draw.rectangle([0, int(height * rng.uniform(0.7, 0.85)), width, height],
+                   fill=tuple(int(c) for c in base * 0.8))  # floor
+    for _ in range(int(rng.integers(2, 7))):  # clutter: walls, signs, cars, poles
+        colour = tuple(int(c) for c in np.clip(base + rng.normal(0, 45, 3), 0, 255))
+        x0, y0 = rng.integers(-10, width), rng.integers(-10, height)
+        w, h = rng.integers(4, width // 2), rng.integers(4, height // 2)
+        if rng.random() < 0.5:
+            draw.rectangle([x0, y0, x0 + w, y0 + h], fill=colour)
+        else:
+            draw.ellipse([x0, y0, x0 + w, y0 + h], fill=colour)
+
+
+def _torso_pattern(draw, box, identity, rng):
+    x0, y0, x1, y1 = box
+    colour = TOP_COLOURS[identity["pattern_colour"]]
+    pattern = PATTERNS[identity["pattern"]]
+    if pattern == "hstripes":
+        for y in range(y0 + 2, y1, 5):
+            draw.rectangle([x0, y, x1, y + 1], fill=colour)
+    elif pattern == "vstripes":
+        for x in range(x0 + 2, x1, 5):
+            draw.rectangle([x, y0, x + 1, y1], fill=colour)
+    elif pattern == "checks":
+        for y in range(y0, y1, 6):
+            for x in range(x0 + ((y - y0) // 6 % 2) * 3, x1, 6):
+                draw.rectangle([x, y, x + 2, y + 2], fill=colour)
+    elif pattern == "logo":
+        cx, cy = (x0 + x1) // 2, y0 + (y1 - y0) // 3
+        draw.ellipse([cx - 4, cy - 4, cx + 4, cy + 4], fill=colour)
+
+
+def _person(draw, identity, rng, height, width, view, scale=1.0, dx=0.0, dy=0.0):
+    """Draw a pedestrian; ``view`` is 'front', 'back' or 'side'."""
+    s = scale * identity["height"]
+    cx = width / 2 + dx
+    top = height * 0.06 + dy + (1 - s) * height * 0.5
+    unit = height * s / 8.0  # a figure is eight heads tall
+    half_w = unit * 0.95 * identity["build"] * (0.6 if view == "side" else 1.0)
+    phase = rng.uniform(-1, 1)  # walking stride
+    skin, hair = SKIN_TONES[identity["skin"]], HAIR_COLOURS[identity["hair"]]
+    top_colour, bottom_colour = TOP_COLOURS[identity["top"]], BOTTOM_COLOURS[identity["bottom"]]
+    shoes = SHOE_COLOURS[identity["shoes"]]
+    accessory = ACCESSORIES[identity["accessory"]]
+    accessory_colour = TOP_COLOURS[identity["accessory_colour"]]
+
+    head = [cx - unit * 0.45, top, cx + unit * 0.45, top + unit]
+    torso = [int(cx - half_w), int(top + unit * 1.1), int(cx + half_w), int(top + unit * 4.0)]
+    hip = torso[3]
+    leg_len = unit * 3.6
+    if accessory == "backpack" and view != "front":  # seen behind or beside the torso
+        offset = half_w * (0.2 if view == "back" else 0.9)
+        draw.rectangle([cx - half_w * 0.8 + offset, torso[1] + 2, cx + half_w * 0.8 + offset, torso[1] + unit * 2.2],
+                       fill=accessory_colour)
+    # legs with the stride
+    for side in (-1, 1):
+        x = cx + side * half_w * 0.45
+        foot_x = x + side * phase * unit * 0.6 * (1.6 if view == "side" else 0.4)
+        draw.line([x, hip, foot_x, hip + leg_len], fill=bottom_colour, width=max(2, int(half_w * 0.8)))
+        if identity["shorts"]:
+            draw.line([x + (foot_x - x) * 0.45, hip + leg_len * 0.45, foot_x, hip + leg_len], fill=skin,
+                      width=max(2, int(half_w * 0.6)))
+        draw.ellipse([foot_x - unit * 0.35, hip + leg_len - 2, foot_x + unit * 0.35, hip + leg_len + unit * 0.3],
+                     fill=shoes)
+    draw.rectangle(torso, fill=top_colour)
+    if view != "back" or PATTERNS[identity["pattern"]] in ("hstripes", "vstripes", "checks"):
+        _torso_pattern(draw, torso, identity, rng)
+    # arms
+    for side in (-1, 1):
+        shoulder = (cx + side * half_w, torso[1] + 3)
+        hand = (shoulder[0] + side * unit * 0.25 - side * phase * unit * 0.5 * (view == "side"), torso[1] + unit * 2.9)
+        draw.line([shoulder, hand], fill=top_colour, width=max(2, int(unit * 0.35)))
+        draw.ellipse([hand[0] - 2, hand[1] - 2, hand[0] + 2, hand[1] + 2], fill=skin)
+    if accessory == "handbag":
+        hx = cx + half_w + unit * 0.3
+        draw.rectangle([hx - unit * 0.4, torso[1] + unit * 2.4, hx + unit * 0.4, torso[1] + unit * 3.2],
+                       fill=accessory_colour)
+    if accessory == "scarf":
+        draw.rectangle([cx - half_w * 0.9, torso[1], cx + half_w * 0.9, torso[1] + unit * 0.5], fill=accessory_colour)
+    if accessory == "backpack" and view == "front":  # straps only
+        for side in (-1, 1):
+            draw.line([cx + side * half_w * 0.6, torso[1], cx + side * half_w * 0.6, torso[1] + unit * 1.8],
+                      fill=accessory_colour, width=2)
+    draw.ellipse(head, fill=hair if view == "back" else skin)
+    draw.chord([head[0], head[1] - 1, head[2], head[3]], 180, 360, fill=hair)
+    if accessory == "hat":
+        draw.rectangle([head[0] - 2, head[1] - unit * 0.15, head[2] + 2, head[1] + unit * 0.3], fill=accessory_colour)
+
+
+def _camera_response(image, camera, rng):
+    """Apply the camera's illumination, colour cast, contrast and noise, plus per-frame flicker."""
+    array = np.asarray(image, dtype=np.float32)
+    gain = camera["gain"] * rng.uniform(0.85, 1.15)
+    array = array * gain * np.asarray(camera["cast"], dtype=np.float32)
+    mean = array.mean()
+    array = (array - mean) * camera["contrast"] + mean
+    array += rng.normal(0, camera["noise"], array.shape)
+    return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
+
+
+def render(identity, camera_index, rng, distractor=False):
+    """One ``IMAGE_SIZE`` crop of ``identity`` seen by camera ``camera_index`` (0-based)."""
+    height, width = IMAGE_SIZE
+    camera = CAMERAS[camera_index]
+    canvas = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(canvas)
+    _background(draw, rng, camera, height, width)
+    if identity is not None:
+        view = ["front", "back", "side"][int(rng.integers(3))]
+        scale = rng.uniform(0.8, 1.05)
+        dx, dy = rng.normal(0, width * 0.06), rng.normal(0, height * 0.03)
+        if distractor:  # a badly cropped partial person
+            dy += rng.choice([-1, 1]) * height * rng.uniform(0.3, 0.5)
+        _person(draw, identity, rng, height, width, view, scale, dx, dy)
+    if rng.random() < 0.3:  # partial occlusion by a pole, a car or a passer-by
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        if rng.random() < 0.5:
+            x = int(rng.integers(0, width))
+            draw.rectangle([x, 0, x + int(rng.integers(6, 20)), height], fill=colour)
+        else:
+            y = int(rng.integers(height // 2, height))
+            draw.rectangle([0, y, width, height], fill=colour)
+    if rng.random() < 0.3:
+        canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.2)))
+    return _camera_response(canvas, camera, rng)
+
+
+def _write(folder, pid, camera_index, frame, image):
+    name = f"{pid:04d}_c{camera_index + 1}s1_{frame:06d}_00.jpg" if pid >= 0 else f"-1_c{camera_index + 1}s1_{frame:06d}_00.jpg"
+    image.save(os.path.join(folder, name), quality=90)
+
+
+def generate(target):
+    """Write the whole dataset into ``target`` (a Market-1501 version folder). Deterministic."""
+    rng = np.random.default_rng(SEED)
+    folders = {split: os.path.join(target, split) for split in ("bounding_box_train", "query", "bounding_box_test")}
+    for folder in folders.values():
+        os.makedirs(folder)
+    identities = [_draw_identity(rng) for _ in range(NUM_TRAIN_IDS + NUM_TEST_IDS)]
+    frame = 0
+    for index, identity in enumerate(identities):
+        pid = index + 1
+        cameras = rng.choice(NUM_CAMERAS, size=int(rng.integers(2, 5)), replace=False)
+        if index < NUM_TRAIN_IDS:
+            for cam in cameras:
+                for _ in range(int(rng.integers(2, 5))):
+                    frame += 1
+                    _write(folders["bounding_box_train"], pid, int(cam), frame, render(identity, int(cam), rng))
+        else:
+            for cam in cameras:  # one query per camera, the gallery gets the rest
+                frame += 1
+                _write(folders["query"], pid, int(cam), frame, render(identity, int(cam), rng))
+                for _ in range(int(rng.integers(1, 4))):
+                    frame += 1
+                    _write(folders["bounding_box_test"], pid, int(cam), frame, render(identity, int(cam), rng))
+    for _ in range(NUM_DISTRACTORS):  # pid 0: clutter and partial people
+        frame += 1
+        cam = int(rng.integers(NUM_CAMERAS))
+        person = _draw_identity(rng) if rng.random() < 0.6 else None
+        _write(folders["bounding_box_test"], 0, cam, frame, render(person, cam, rng, distractor=True))
+    for _ in range(NUM_JUNK):  # pid -1: junk, ignored by the evaluation as in Market-1501
+        frame += 1
+        cam = int(rng.integers(NUM_CAMERAS))
+        _write(folders["bounding_box_test"], -1, cam, frame, render(None, cam, rng))
+
+
+def ensure_generated(root):
+    """Generate the dataset under ``root/synthetic`` unless an up-to-date copy is there. Returns the
+    dataset folder. Written to a temporary folder first and renamed, so an interrupted generation
+    never leaves a half-written dataset behind."""
+    dataset_dir = os.path.join(root, "synthetic")
+    marker = os.path.join(dataset_dir, "GENERATOR")
+    fingerprint = _config_fingerprint()
+    if os.path.isfile(marker):
+        with open(marker) as handle:
+            if handle.read().strip() == fingerprint:
+                return dataset_dir
+    os.makedirs(root, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".synthetic-", dir=root)
+    try:
+        generate(os.path.join(staging, MARKET_FOLDER))
+        with open(os.path.join(staging, "GENERATOR"), "w") as handle:
+            handle.write(fingerprint + "\n")
+        if os.path.isdir(dataset_dir):
+            shutil.rmtree(dataset_dir)
+        os.replace(staging, dataset_dir)
+    finally:
+        if os.path.isdir(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+    return dataset_dir
+
+
+def _torchreid_dataset_class():
+    from torchreid.reid.data.datasets.image.market1501 import Market1501
+
+    class SyntheticMarket(Market1501):
+        """torchreid's Market-1501 reader pointed at the generated folder."""
+
+        dataset_dir = "synthetic"
+        dataset_url = None
+
+    return SyntheticMarket
+
+
+def register_with_torchreid():
+    """Make ``synthetic`` a torchreid image dataset (``init_image_dataset('synthetic', ...)``)."""
+    from torchreid.reid.data import datasets
+
+    if "synthetic" not in getattr(datasets, "__image_datasets"):
+        datasets.register_image_dataset("synthetic", _torchreid_dataset_class())
+
+
+def load(root=None, allow_partial=False, trial=0):
+    """Train/query/gallery lists of the synthetic set, generated under ``root`` on first use."""
+    from torchreid.reid.data.datasets import init_image_dataset
+
+    root = root or default_root()
+    try:
+        ensure_generated(root)
+    except OSError as exc:
+        raise DatasetLayoutError(f"cannot create the synthetic dataset under {root}: {exc}") from exc
+    register_with_torchreid()
+    dataset = init_image_dataset("synthetic", root=root, mode="train", verbose=False)
+    return ReidSplits(train=dataset.train, query=dataset.query, gallery=dataset.gallery)
+
+
+PROTOCOL = ProtocolSpec(
+    name="synthetic",
+    task="reid",
+    title="Synthetic pedestrians (embedded, generated on first use)",
+    split=f"{NUM_TRAIN_IDS} train ids / {NUM_TEST_IDS} test ids, {NUM_CAMERAS} cameras, distractors",
+    load=load,
+    layout=LAYOUT,
+    input_size=IMAGE_SIZE,
+    max_epochs=12,
+    pretrained_default=False,
+)

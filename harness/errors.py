@@ -1,0 +1,37 @@
+"""Errors a user can act on. The command line prints their message (no traceback) and exits 2."""
+
+
+class UserError(Exception):
+    """Bad input from the user or the environment, with a message that says what was expected."""
+
+
+class UnknownNameError(UserError, KeyError):
+    """A name that no plugin registered; the message lists the available names."""
+
+    def __init__(self, kind, name, available):
+        self.kind, self.name, self.available = kind, name, sorted(available)
+        listing = ", ".join(self.available) if self.available else "(none registered)"
+        super().__init__(f"unknown {kind} {name!r}; available {kind}s: {listing}")
+
+    def __str__(self):
+        return self.args[0]
+
+
+class DuplicateRegistrationError(UserError):
+    """Two plugins registered the same name in one registry."""
+
+    def __init__(self, kind, name, first_plugin, second_plugin):
+        self.kind, self.name = kind, name
+        self.first_plugin, self.second_plugin = first_plugin, second_plugin
+        super().__init__(
+            f"{kind} {name!r} is registered twice: by plugin {first_plugin!r} and by plugin "
+            f"{second_plugin!r}; rename one of them"
+        )
+
+
+class DatasetLayoutError(UserError):
+    """A dataset folder is missing or does not have the expected on-disk layout."""
+
+
+class MissingPretrainedWeightsError(UserError):
+    """ImageNet weights were asked for but are not available offline."""

@@ -1,0 +1,307 @@
+"""The declarative objects plugins register: methods, their recipes and variants, and protocols.
+
+A :class:`MethodSpec` is everything the generic engine needs to train and evaluate a paper's method:
+which registered model to build, which weighted loss terms read which of the model's named outputs,
+the recipe (optimizer, schedule, sampler, augmentation, input size) per protocol, named variants,
+test-time feature options, the numbers the paper reports and its citation.
+"""
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable, Optional
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+REID_METRICS = ("mAP", "mINP", "R1", "R5", "R10", "R20")
+CLASSIFICATION_METRICS = ("top1_err", "top5_err")
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer by name (``"adam"``, ``"adamw"`` or ``"sgd"``) and its hyper-parameters."""
+
+    name: str = "adam"
+    lr: float = 3.5e-4
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    nesterov: bool = False
+    betas: tuple = (0.9, 0.999)
+
+
+@dataclass(frozen=True)
+class LRSchedule:
+    """Learning-rate factor per epoch of a stage (epochs counted from 0 inside the stage).
+
+    The factor is the product of up to three parts:
+
+    - linear warm-up from ``warmup_start`` to 1 over ``warmup_epochs`` epochs;
+    - step decay: ``gamma`` at each of ``milestones`` and/or every ``step_every`` epochs;
+    - exponential decay (Hermans et al. 2017): constant until ``exp_decay_start``, then
+      ``exp_decay_final ** ((epoch - start) / (end - start))``, reaching ``exp_decay_final`` at
+      ``exp_decay_end``.
+    """
+
+    warmup_epochs: int = 0
+    warmup_start: float = 1.0
+    milestones: tuple = ()
+    step_every: Optional[int] = None
+    gamma: float = 0.1
+    exp_decay_start: Optional[int] = None
+    exp_decay_end: Optional[int] = None
+    exp_decay_final: float = 1e-3
+
+    def factor(self, epoch):
+        factor = 1.0
+        if self.warmup_epochs and epoch < self.warmup_epochs:
+            factor *= self.warmup_start + (1.0 - self.warmup_start) * epoch / self.warmup_epochs
+        steps = sum(1 for milestone in self.milestones if epoch >= milestone)
+        if self.step_every:
+            steps += epoch // self.step_every
+        factor *= self.gamma**steps
+        if self.exp_decay_start is not None and epoch >= self.exp_decay_start:
+            span = max(1, self.exp_decay_end - self.exp_decay_start)
+            progress = min(1.0, (epoch - self.exp_decay_start) / span)
+            factor *= self.exp_decay_final**progress
+        return factor
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """A registered sampler by name with its keyword arguments (e.g. ``num_instances=4``)."""
+
+    name: str = "identity"
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training stage: its length, batch composition, optimizer, schedule and active terms.
+
+    ``loss_terms`` names the method's loss terms used in this stage (``None``: all of the variant's).
+    Most recipes have one stage; Self-attention Learning trains in two.
+    """
+
+    epochs: int
+    batch_size: int
+    sampler: SamplerSpec = SamplerSpec()
+    optimizer: OptimizerSpec = OptimizerSpec()
+    schedule: LRSchedule = LRSchedule()
+    loss_terms: Optional[tuple] = None
+    name: str = "train"
+
+
+@dataclass(frozen=True)
+class Augment:
+    """A training augmentation by name, see :mod:`reid_bench.data.transforms` for the names.
+
+    ``start_epoch`` switches it on from that epoch (CCAN applies random erasing from epoch 50).
+    """
+
+    name: str
+    params: dict = field(default_factory=dict)
+    start_epoch: int = 0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a method is trained and tested on one protocol.
+
+    ``loss_kwargs`` overrides the keyword arguments of named loss terms on this protocol (triplet
+    margins that differ per dataset). ``test_features`` names one of the method's feature extractors
+    (``"single"`` is the plain forward). ``amp`` turns mixed precision on where the device supports it.
+    """
+
+    name: str
+    stages: tuple
+    input_size: tuple = (256, 128)
+    train_transforms: tuple = (Augment("random_flip"),)
+    loss_kwargs: dict = field(default_factory=dict)
+    test_features: str = "single"
+    amp: bool = False
+    norm_mean: tuple = IMAGENET_MEAN
+    norm_std: tuple = IMAGENET_STD
+
+    @property
+    def epochs(self):
+        return sum(stage.epochs for stage in self.stages)
+
+    def stage_at(self, epoch):
+        """``(stage_index, stage, epoch_within_stage)`` for a global 0-based epoch."""
+        start = 0
+        for index, stage in enumerate(self.stages):
+            if epoch < start + stage.epochs:
+                return index, stage, epoch - start
+            start += stage.epochs
+        raise ValueError(f"epoch {epoch} is past the recipe's {self.epochs} epochs")
+
+    def with_epochs(self, epochs):
+        """The same recipe cut or stretched to ``epochs`` in total, stages scaled in proportion
+        (each keeps at least one epoch). Used for short runs (``--epochs``)."""
+        total = self.epochs
+        scaled = [max(1, round(stage.epochs * epochs / total)) for stage in self.stages]
+        while sum(scaled) > epochs and max(scaled) > 1:
+            scaled[scaled.index(max(scaled))] -= 1
+        stages = tuple(replace(stage, epochs=n) for stage, n in zip(self.stages, scaled))
+        return replace(self, stages=stages)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LossTerm:
+    """One weighted term of a method's objective.
+
+    ``loss`` is a registered loss name, ``kwargs`` its constructor arguments (which model outputs it
+    reads, margins ...). ``optimizer``, when given, optimizes the loss module's own parameters
+    separately (center loss's centres), without the main schedule.
+    """
+
+    name: str
+    loss: str
+    weight: float = 1.0
+    kwargs: dict = field(default_factory=dict)
+    optimizer: Optional[OptimizerSpec] = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named ablation switch set: model keyword arguments and the loss terms it keeps."""
+
+    description: str = ""
+    model_kwargs: dict = field(default_factory=dict)
+    loss_terms: Optional[tuple] = None
+    loss_weights: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A number set reported by the paper.
+
+    ``protocol`` is the harness protocol the numbers are shown on; ``measured_on`` names the protocol
+    they were really measured on when it differs (e.g. CUHK03's classic 1,367/100 split);
+    ``reranked`` marks re-ranked numbers.
+    """
+
+    protocol: str
+    metrics: dict
+    source: str
+    variant: Optional[str] = None
+    measured_on: Optional[str] = None
+    reranked: bool = False
+    note: str = ""
+
+
+@dataclass
+class MethodSpec:
+    """A method: model, loss terms, recipes per protocol, variants, test-time options, reported numbers.
+
+    ``paper_recipe(protocol)`` returns the paper's :class:`Recipe` for a :class:`ProtocolSpec`.
+    ``feature_extractors`` maps names to ``fn(model, images) -> (B, D)`` used at test time
+    (``"single"`` is always available). ``on_epoch_start(model, epoch, recipe)`` runs before every
+    epoch (temperature annealing). ``sampler_is_method`` keeps the method's sampler under the
+    uniform recipe, for methods whose loss needs a particular batch layout (pairs).
+    """
+
+    name: str
+    model: str
+    loss_terms: tuple
+    paper_recipe: Callable
+    title: str = ""
+    citation: str = ""
+    url: str = ""
+    backbone: str = "resnet50"
+    model_kwargs: dict = field(default_factory=dict)
+    variants: dict = field(default_factory=lambda: {"full": Variant("the paper's full method")})
+    default_variant: str = "full"
+    feature_extractors: dict = field(default_factory=dict)
+    on_epoch_start: Optional[Callable] = None
+    reported: tuple = ()
+    sampler_is_method: bool = False
+
+    def variant(self, name=None):
+        """The :class:`Variant` called ``name`` (default: the full method)."""
+        from .errors import UnknownNameError
+
+        name = name or self.default_variant
+        if name not in self.variants:
+            raise UnknownNameError(f"variant of {self.name}", name, self.variants)
+        return self.variants[name]
+
+    def model_kwargs_for(self, variant=None):
+        return {**self.model_kwargs, **self.variant(variant).model_kwargs}
+
+    def loss_terms_for(self, variant=None, recipe=None, stage=None):
+        """The active :class:`LossTerm` objects for a variant, on a recipe and stage."""
+        chosen = self.variant(variant)
+        terms = [t for t in self.loss_terms if chosen.loss_terms is None or t.name in chosen.loss_terms]
+        if stage is not None and stage.loss_terms is not None:
+            terms = [t for t in terms if t.name in stage.loss_terms]
+        result = []
+        for term in terms:
+            kwargs = {**term.kwargs, **((recipe.loss_kwargs if recipe else {}).get(term.name, {}))}
+            weight = chosen.loss_weights.get(term.name, term.weight)
+            result.append(replace(term, kwargs=kwargs, weight=weight))
+        return result
+
+    def reported_for(self, protocol, variant=None):
+        variant = variant or self.default_variant
+        return [r for r in self.reported if r.protocol == protocol and (r.variant or self.default_variant) == variant]
+
+
+@dataclass
+class ReidSplits:
+    """Train/query/gallery lists of ``(img_path, pid, camid, dsetid)`` (torchreid's format; train
+    pids relabelled to ``0..n-1``)."""
+
+    train: list
+    query: list
+    gallery: list
+
+    @property
+    def num_train_pids(self):
+        return len({item[1] for item in self.train})
+
+
+@dataclass
+class ClassificationSplits:
+    """Images as ``uint8`` arrays ``(N, H, W, 3)`` with integer labels."""
+
+    train_images: object
+    train_labels: list
+    test_images: object
+    test_labels: list
+    class_names: list
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+
+@dataclass
+class ProtocolSpec:
+    """A dataset and its evaluation protocol.
+
+    ``load(root, allow_partial=False, trial=0)`` returns :class:`ReidSplits` or
+    :class:`ClassificationSplits`; it never downloads and raises
+    :class:`reid_bench.errors.DatasetLayoutError` naming ``layout`` when the folder is not as expected.
+    ``root=None`` means the protocol's default location (only the embedded ``synthetic`` has one).
+    ``trials`` > 1 averages metrics over that many splits (CUHK03 classic). ``input_size`` and
+    ``max_epochs``, when set, override every recipe on this protocol (small images; a CPU-sized
+    budget). ``pretrained_default`` is whether runs use ImageNet weights unless told otherwise.
+    """
+
+    name: str
+    task: str
+    title: str
+    split: str
+    load: Callable
+    layout: str = ""
+    url: str = ""
+    trials: int = 1
+    input_size: Optional[tuple] = None
+    max_epochs: Optional[int] = None
+    pretrained_default: bool = True
+
+    @property
+    def metrics(self):
+        return REID_METRICS if self.task == "reid" else CLASSIFICATION_METRICS
