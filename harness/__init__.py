@@ -3,6 +3,11 @@
 The public API for plugins is what this module exports; a plugin imports nothing else of the harness
 (see DESIGN in the README).
 """
+import warnings
+
+# torchreid warns at import that its Cython ranking is missing; reid-bench ranks with its own code.
+warnings.filterwarnings("ignore", message="Cython evaluation", category=UserWarning)
+
 from .backbones import Pretrained, googlenet, load_imagenet_weights, resnet, set_last_stride
 from .errors import DatasetLayoutError, MissingPretrainedWeightsError, UserError
 from .hookspecs import hookimpl

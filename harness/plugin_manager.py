@@ -133,7 +133,7 @@ def load_plugins(plugin_modules=(), use_entry_points=True):
         hook_caller = getattr(pm.hook, hook_name)
         # Hook implementations are called one by one (not through pluggy's fan-out) so that each
         # registration is attributed to its plugin and one plugin's failure leaves the rest intact.
-        for impl in reversed(hook_caller.get_hookimpls()):
+        for impl in hook_caller.get_hookimpls():  # in registration order: core, entry points, modules
             registry.current_plugin = impl.plugin_name
             try:
                 impl.function(registry=registry)

@@ -63,6 +63,21 @@ class LRSchedule:
             factor *= self.exp_decay_final**progress
         return factor
 
+    def scaled(self, ratio):
+        """The same schedule for a stage ``ratio`` times as long (short CPU runs keep its shape)."""
+
+        def scale(epoch):
+            return None if epoch is None else max(1, round(epoch * ratio))
+
+        return replace(
+            self,
+            warmup_epochs=scale(self.warmup_epochs) if self.warmup_epochs else 0,
+            milestones=tuple(scale(m) for m in self.milestones),
+            step_every=scale(self.step_every),
+            exp_decay_start=scale(self.exp_decay_start),
+            exp_decay_end=scale(self.exp_decay_end),
+        )
+
 
 @dataclass(frozen=True)
 class SamplerSpec:
@@ -134,14 +149,20 @@ class Recipe:
         raise ValueError(f"epoch {epoch} is past the recipe's {self.epochs} epochs")
 
     def with_epochs(self, epochs):
-        """The same recipe cut or stretched to ``epochs`` in total, stages scaled in proportion
-        (each keeps at least one epoch). Used for short runs (``--epochs``)."""
+        """The same recipe cut or stretched to ``epochs`` in total: stages, their schedules and
+        augmentation start epochs scaled in proportion (each stage keeps at least one epoch). Used
+        for CPU-sized budgets (``--epochs``, the synthetic protocol's cap)."""
         total = self.epochs
-        scaled = [max(1, round(stage.epochs * epochs / total)) for stage in self.stages]
+        ratio = epochs / total
+        scaled = [max(1, round(stage.epochs * ratio)) for stage in self.stages]
         while sum(scaled) > epochs and max(scaled) > 1:
             scaled[scaled.index(max(scaled))] -= 1
-        stages = tuple(replace(stage, epochs=n) for stage, n in zip(self.stages, scaled))
-        return replace(self, stages=stages)
+        stages = tuple(
+            replace(stage, epochs=n, schedule=stage.schedule.scaled(n / stage.epochs))
+            for stage, n in zip(self.stages, scaled)
+        )
+        transforms = tuple(replace(a, start_epoch=round(a.start_epoch * ratio)) for a in self.train_transforms)
+        return replace(self, stages=stages, train_transforms=transforms)
 
     def to_dict(self):
         return asdict(self)
@@ -224,7 +245,7 @@ class MethodSpec:
 
         name = name or self.default_variant
         if name not in self.variants:
-            raise UnknownNameError(f"variant of {self.name}", name, self.variants)
+            raise UnknownNameError(f"{self.name} variant", name, self.variants)
         return self.variants[name]
 
     def model_kwargs_for(self, variant=None):

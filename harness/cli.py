@@ -1,0 +1,187 @@
+"""The ``reid-bench`` command line: ``list``, ``run``, ``eval`` and ``leaderboard``.
+
+User errors (unknown names, missing data or weights, an existing run folder) print one line starting
+with ``error:`` and exit with status 2, without a traceback.
+"""
+import argparse
+import json
+import sys
+import textwrap
+
+from .errors import UserError
+from .evaluation.evaluate import EVALUATORS
+from .plugin_manager import CORE_PLUGIN_NAME, load_plugins
+from .recipes import RECIPES
+
+
+def _common_parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--plugin-module", action="append", default=[], metavar="MODULE",
+                        help="import MODULE as a plugin (one not installed as a package); repeatable")
+    return common
+
+
+def _data_arguments(parser):
+    parser.add_argument("--dataset", required=True, help="protocol name (see `reid-bench list`)")
+    parser.add_argument("--root", help="folder holding the dataset (synthetic: defaults to the cache folder)")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="accept a dataset copy whose split sizes differ from the published ones")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    parser.add_argument("--workers", type=int, default=2, help="data loading processes (default 2)")
+    parser.add_argument("--evaluator", choices=EVALUATORS, default="reid_bench",
+                        help="retrieval metrics implementation (torchreid's is the reference)")
+
+
+def build_parser():
+    common = _common_parser()
+    parser = argparse.ArgumentParser(
+        prog="reid-bench",
+        description="Benchmark person re-identification methods (plugins) under uniform protocols.",
+        epilog="Example: reid-bench run --plugin baseline --dataset synthetic",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("list", parents=[common], help="show plugins, methods, variants and protocols",
+                        description="Show the plugins (built-in and third-party) with their methods, "
+                                    "variants and reported numbers, and the protocols with their splits.")
+
+    run = commands.add_parser("run", parents=[common], help="train, evaluate and write a result record",
+                              description="Train a method with a recipe on a protocol, evaluate it and write "
+                                          "one result record per seed under OUTPUT/results.")
+    run.add_argument("--plugin", required=True, help="plugin (or method) name, see `reid-bench list`")
+    run.add_argument("--variant", help="named variant (default: the full method)")
+    _data_arguments(run)
+    run.add_argument("--recipe", choices=RECIPES, default="paper",
+                     help="paper: the method's own recipe (default); uniform: the shared schedule")
+    run.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (default 0)")
+    run.add_argument("--epochs", type=int, help="shorten or stretch the recipe to this many epochs")
+    run.add_argument("--max-iters", type=int, help="cap iterations per epoch (smoke tests)")
+    run.add_argument("--batch-size", type=int, help="override every stage's batch size")
+    run.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), help="override the input size")
+    pretrained = run.add_mutually_exclusive_group()
+    pretrained.add_argument("--pretrained", dest="pretrained", action="store_true", default=None,
+                            help="start from ImageNet weights (the default except on synthetic)")
+    pretrained.add_argument("--no-pretrained", dest="pretrained", action="store_false",
+                            help="train from scratch")
+    run.add_argument("--weights-dir", help="folder (or file) with torchvision's ImageNet weight files")
+    amp = run.add_mutually_exclusive_group()
+    amp.add_argument("--amp", dest="amp", action="store_true", default=None, help="mixed precision (CUDA)")
+    amp.add_argument("--no-amp", dest="amp", action="store_false", help="full precision")
+    run.add_argument("--output", default="runs", help="run folders and results/ go here (default runs)")
+    run.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    run.add_argument("--overwrite", action="store_true", help="start again even if the run folder has a checkpoint")
+    run.add_argument("--no-rerank", dest="rerank", action="store_false", help="skip re-ranked metrics")
+    run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+    evaluate = commands.add_parser("eval", parents=[common], help="evaluate a trained model",
+                                   description="Evaluate the model.pt of a run folder on a protocol.")
+    evaluate.add_argument("--checkpoint", required=True, help="a run's model.pt (its folder has run.json)")
+    _data_arguments(evaluate)
+    evaluate.add_argument("--rerank", action="store_true", help="also report re-ranked metrics")
+    evaluate.add_argument("--eval-batch-size", type=int, default=128)
+
+    leaderboard = commands.add_parser("leaderboard", parents=[common], help="regenerate leaderboards/*.md",
+                                      description="Regenerate the markdown leaderboards from result records.")
+    from . import leaderboard as leaderboard_module
+
+    leaderboard_module.add_arguments(leaderboard)
+    return parser
+
+
+def _report_problems(plugins, stream=sys.stderr):
+    for problem in plugins.problems:
+        print(f"warning: {problem}", file=stream)
+
+
+def _format_metrics(metrics):
+    return ", ".join(f"{k} {v:g}" for k, v in metrics.items())
+
+
+def command_list(args, plugins):
+    print("Plugins")
+    for name in sorted(set(plugins.plugins) - {CORE_PLUGIN_NAME}):
+        print(f"  {name}  ({plugins.sources[name]})")
+        for method_name in plugins.methods_of(name):
+            method = plugins.methods.get(method_name)
+            print(f"    method {method.name}: {method.title}" + (f"  <{method.url}>" if method.url else ""))
+            variants = [f"{v} (default)" if v == method.default_variant else v for v in method.variants]
+            print(textwrap.fill("variants: " + ", ".join(variants), width=100, initial_indent=" " * 6,
+                                subsequent_indent=" " * 16))
+            for reported in method.reported:
+                where = f" measured on {reported.measured_on}" if reported.measured_on else ""
+                what = f"{reported.variant or method.default_variant}{' re-ranked' if reported.reranked else ''}"
+                print(f"      reported {reported.protocol} [{what}]{where}: {_format_metrics(reported.metrics)} "
+                      f"({reported.source})")
+    print("\nProtocols")
+    for name, protocol in plugins.datasets.items():
+        trials = f", {protocol.trials} trials" if protocol.trials > 1 else ""
+        print(f"  {name:<26} {protocol.task:<15} {protocol.split}{trials}")
+    print(f"\nRecipes: {', '.join(RECIPES)}")
+    if plugins.problems:
+        print("\nProblems")
+        for problem in plugins.problems:
+            print(f"  {problem}")
+    return 0
+
+
+def command_run(args, plugins):
+    from .runs import RunConfig, run
+
+    for seed in args.seeds:
+        config = RunConfig(
+            plugin=args.plugin, dataset=args.dataset, variant=args.variant, root=args.root, recipe=args.recipe,
+            seed=seed, epochs=args.epochs, max_iters=args.max_iters, batch_size=args.batch_size,
+            input_size=tuple(args.input_size) if args.input_size else None, device=args.device, amp=args.amp,
+            pretrained=args.pretrained, weights_dir=args.weights_dir, workers=args.workers, output=args.output,
+            resume=args.resume, overwrite=args.overwrite, rerank=args.rerank, evaluator=args.evaluator,
+            allow_partial=args.allow_partial, progress=args.progress,
+        )
+        run(config, plugins)
+    return 0
+
+
+def command_eval(args, plugins):
+    from .runs import evaluate_checkpoint
+
+    evaluation = evaluate_checkpoint(args.checkpoint, plugins, dataset=args.dataset, root=args.root,
+                                     device=args.device, workers=args.workers, evaluator=args.evaluator,
+                                     rerank=args.rerank, allow_partial=args.allow_partial,
+                                     eval_batch_size=args.eval_batch_size)
+    print(json.dumps({"metrics": evaluation.metrics, "metrics_reranked": evaluation.metrics_reranked,
+                      "evaluation": evaluation.details}, indent=2))
+    return 0
+
+
+def command_leaderboard(args, plugins):
+    from .leaderboard import write_leaderboards
+
+    report = write_leaderboards(args.results, args.out, plugins)
+    for path, reason in report.skipped:
+        print(f"warning: skipped {path}: {reason}", file=sys.stderr)
+    for path in report.written:
+        print(path)
+    return 0
+
+
+COMMANDS = {"list": command_list, "run": command_run, "eval": command_eval, "leaderboard": command_leaderboard}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        plugins = load_plugins(args.plugin_module)
+        if args.command != "list":
+            _report_problems(plugins)
+        return COMMANDS[args.command](args, plugins)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the last completed epoch is checkpointed: rerun with --resume to continue",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The input pipeline: augmentations named by recipes, and the data loaders built from a protocol."""

@@ -1,0 +1,215 @@
+"""Trains any registered method from its :class:`~reid_bench.spec.MethodSpec` and recipe.
+
+Per epoch: pick the recipe's stage (its sampler, batch size, optimizer, schedule and active loss terms;
+a new stage rebuilds loader and optimizer), set the epoch's learning rate, call the method's
+``on_epoch_start``, then for every batch run the model in train mode, sum the weighted loss terms over
+its named outputs, step the optimizers (mixed precision on CUDA when asked), and finally write a
+checkpoint. ``fit(resume=True)`` continues from the last checkpoint.
+"""
+import inspect
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from ..data.loaders import build_train_loader, train_dataset
+from ..data.transforms import build_train_transform
+from .checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from .optim import build_optimizer, learning_rate, set_learning_rate
+
+
+@dataclass
+class TrainStats:
+    """Running totals of a training run (kept across resumes)."""
+
+    epochs_done: int = 0
+    iterations: int = 0
+    images: int = 0
+    wall_s: float = 0.0
+    resumed: bool = False
+    last_losses: dict = field(default_factory=dict)
+
+    @property
+    def images_per_s(self):
+        return self.images / self.wall_s if self.wall_s > 0 else None
+
+
+def build_loss_module(builder, kwargs, num_classes):
+    """Instantiate a registered loss; builders that take ``num_classes`` are given it."""
+    if "num_classes" in inspect.signature(builder).parameters and "num_classes" not in kwargs:
+        kwargs = {**kwargs, "num_classes": num_classes}
+    return builder(**kwargs)
+
+
+class Trainer:
+    """Trains ``model`` with ``method``'s loss terms under ``recipe`` on a protocol's ``splits``."""
+
+    def __init__(self, *, model, method, variant, recipe, plugins, splits, num_classes, device, run_dir,
+                 amp=False, workers=2, seed=0, max_iters=None, progress=True, tensorboard=True, log=print):
+        self.model, self.method, self.variant, self.recipe = model, method, variant, recipe
+        self.plugins, self.device, self.run_dir = plugins, torch.device(device), run_dir
+        self.workers, self.seed, self.max_iters, self.progress, self.log = workers, seed, max_iters, progress, log
+        self.use_amp = bool(amp) and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.transform = build_train_transform(recipe, recipe.input_size)
+        self.dataset = train_dataset(splits, self.transform)
+
+        # Every loss term any stage uses, built once so stateful terms (class centres) persist.
+        self.terms = {term.name: term for term in method.loss_terms_for(variant, recipe)}
+        if not self.terms:
+            raise ValueError(f"variant {variant!r} of {method.name} has no loss terms")
+        self.loss_modules = torch.nn.ModuleDict({
+            name: build_loss_module(plugins.losses.get(term.loss), dict(term.kwargs), num_classes)
+            for name, term in self.terms.items()
+        }).to(self.device)
+        self.loss_optimizers = {
+            name: build_optimizer(term.optimizer, self.loss_modules[name].parameters())
+            for name, term in self.terms.items()
+            if term.optimizer is not None and any(True for _ in self.loss_modules[name].parameters())
+        }
+        self.stage_index = None
+        self.writer = self._tensorboard() if tensorboard else None
+
+    def _tensorboard(self):
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(log_dir=f"{self.run_dir}/tensorboard")
+
+    # -- stages -----------------------------------------------------------------------------------
+    def _enter_stage(self, index, stage):
+        self.stage_index = index
+        sampler_builder = self.plugins.samplers.get(stage.sampler.name)
+        sampler = sampler_builder(self.dataset.data, stage.batch_size, **stage.sampler.kwargs)
+        self.loader = build_train_loader(self.dataset, sampler, stage.batch_size, self.workers,
+                                         pin_memory=self.device.type == "cuda", seed=self.seed + index)
+        if len(self.loader) == 0:
+            raise ValueError(
+                f"stage {stage.name!r}: batch size {stage.batch_size} with sampler {stage.sampler.name!r} "
+                f"yields no full batch from {len(self.dataset)} training images; lower --batch-size"
+            )
+        active = [term.name for term in self.method.loss_terms_for(self.variant, self.recipe, stage)]
+        self.active_terms = [name for name in active if name in self.terms]
+        own = {id(p) for name in self.loss_optimizers for p in self.loss_modules[name].parameters()}
+        shared_loss_params = [p for p in self.loss_modules.parameters() if id(p) not in own]
+        self.optimizer = build_optimizer(stage.optimizer, list(self.model.parameters()) + shared_loss_params)
+
+    # -- one step ---------------------------------------------------------------------------------
+    def _losses(self, outputs, targets):
+        if not isinstance(outputs, dict):
+            raise TypeError(
+                f"model {self.method.model!r} returned {type(outputs).__name__} in train mode; the model "
+                "contract is a dict of named outputs in train() mode"
+            )
+        return {name: self.loss_modules[name](outputs, targets) for name in self.active_terms}
+
+    def _step(self, batch):
+        images = batch["img"].to(self.device, non_blocking=True)
+        targets = batch["pid"].to(self.device, non_blocking=True)
+        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp):
+            outputs = self.model(images)
+            losses = self._losses(outputs, targets)
+            total = sum(self.terms[name].weight * value.float() for name, value in losses.items())
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"loss is {total.item()} ({ {k: v.item() for k, v in losses.items()} })")
+        own_optimizers = [self.loss_optimizers[name] for name in self.active_terms if name in self.loss_optimizers]
+        for optimizer in [self.optimizer, *own_optimizers]:
+            optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        for optimizer in [self.optimizer, *own_optimizers]:
+            self.scaler.step(optimizer)
+        self.scaler.update()
+        return total.item(), {name: value.item() for name, value in losses.items()}, images.size(0)
+
+    # -- epochs -----------------------------------------------------------------------------------
+    def _checkpoint_payload(self, next_epoch, stats):
+        return {
+            "next_epoch": next_epoch,
+            "stage_index": self.stage_index,
+            "model": self.model.state_dict(),
+            "loss_modules": self.loss_modules.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "loss_optimizers": {name: opt.state_dict() for name, opt in self.loss_optimizers.items()},
+            "scaler": self.scaler.state_dict(),
+            "stats": asdict(stats),
+            "rng": rng_state(),
+        }
+
+    def _resume(self):
+        state = load_checkpoint(self.run_dir)
+        if state is None:
+            return 0, TrainStats()
+        self.model.load_state_dict(state["model"])
+        self.loss_modules.load_state_dict(state["loss_modules"])
+        for name, opt_state in state["loss_optimizers"].items():
+            self.loss_optimizers[name].load_state_dict(opt_state)
+        self.scaler.load_state_dict(state["scaler"])
+        next_epoch = state["next_epoch"]
+        if next_epoch < self.recipe.epochs:
+            index, stage, _ = self.recipe.stage_at(next_epoch)
+            self._enter_stage(index, stage)
+            if index == state["stage_index"]:
+                self.optimizer.load_state_dict(state["optimizer"])
+        restore_rng_state(state["rng"])
+        stats = TrainStats(**state["stats"])
+        stats.resumed = True
+        self.log(f"resumed from {self.run_dir}/checkpoint.pt at epoch {next_epoch}/{self.recipe.epochs}")
+        return next_epoch, stats
+
+    def fit(self, resume=False):
+        """Train to the end of the recipe; returns :class:`TrainStats`."""
+        start_epoch, stats = self._resume() if resume else (0, TrainStats())
+        self.model.to(self.device)
+        for epoch in range(start_epoch, self.recipe.epochs):
+            index, stage, epoch_in_stage = self.recipe.stage_at(epoch)
+            if index != self.stage_index:
+                self._enter_stage(index, stage)
+            lr = learning_rate(stage, epoch_in_stage)
+            set_learning_rate(self.optimizer, lr)
+            if self.method.on_epoch_start is not None:
+                self.method.on_epoch_start(self.model, epoch, self.recipe)
+            self.transform.set_epoch(epoch)
+            self._train_epoch(epoch, stage, lr, stats)
+            stats.epochs_done = epoch + 1
+            save_checkpoint(self.run_dir, self._checkpoint_payload(epoch + 1, stats))
+        if self.writer is not None:
+            self.writer.close()
+        return stats
+
+    def _train_epoch(self, epoch, stage, lr, stats):
+        self.model.train()
+        num_batches = len(self.loader) if self.max_iters is None else min(len(self.loader), self.max_iters)
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=num_batches, desc=f"epoch {epoch + 1}/{self.recipe.epochs} [{stage.name}]",
+                       leave=False, dynamic_ncols=True)
+        start, images, running = time.perf_counter(), 0, None
+        for step, batch in enumerate(self.loader):
+            if step >= num_batches:
+                break
+            total, losses, batch_images = self._step(batch)
+            images += batch_images
+            running = total if running is None else 0.9 * running + 0.1 * total
+            stats.iterations += 1
+            if self.writer is not None:
+                for name, value in losses.items():
+                    self.writer.add_scalar(f"loss/{name}", value, stats.iterations)
+                self.writer.add_scalar("loss/total", total, stats.iterations)
+            if bar is not None:
+                bar.set_postfix(loss=f"{running:.3f}", img_s=f"{images / (time.perf_counter() - start):.1f}")
+                bar.update()
+            stats.last_losses = losses
+        elapsed = time.perf_counter() - start
+        if bar is not None:
+            bar.close()
+        stats.images += images
+        stats.wall_s += elapsed
+        speed = images / elapsed if elapsed > 0 else math.nan
+        if self.writer is not None:
+            self.writer.add_scalar("train/lr", lr, epoch)
+            self.writer.add_scalar("train/images_per_s", speed, epoch)
+        losses = ", ".join(f"{name} {value:.4f}" for name, value in stats.last_losses.items())
+        self.log(f"epoch {epoch + 1}/{self.recipe.epochs} [{stage.name}] lr {lr:.2e}  loss {running:.4f} "
+                 f"({losses})  {speed:.1f} img/s")

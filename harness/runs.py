@@ -1,0 +1,241 @@
+"""One benchmark run, end to end: resolve method, variant, protocol and recipe; load the data; build the
+model; train (resumable); evaluate; write the result record.
+
+Run folders are deterministic, ``<output>/<method>/<variant>/<protocol>/<recipe>/seed<seed>``, so
+``--resume`` finds the checkpoint of an interrupted run. Result records go to ``<output>/results``.
+"""
+import json
+import os
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .backbones import Pretrained
+from .engine import Trainer
+from .engine.checkpoint import load_checkpoint
+from .errors import UserError
+from .evaluation.evaluate import evaluate_classification, evaluate_reid, plain_forward
+from .data.loaders import build_test_loaders
+from .data.transforms import build_test_transform
+from .recipes import resolve_recipe
+from .results import git_commit, library_versions, utc_now, write_json_atomic, write_record
+from .spec import ReidSplits
+
+
+@dataclass
+class RunConfig:
+    """What ``reid-bench run`` was asked to do (one seed)."""
+
+    plugin: str
+    dataset: str
+    variant: Optional[str] = None
+    root: Optional[str] = None
+    recipe: str = "paper"
+    seed: int = 0
+    epochs: Optional[int] = None
+    max_iters: Optional[int] = None
+    batch_size: Optional[int] = None
+    input_size: Optional[tuple] = None
+    device: str = "auto"
+    amp: Optional[bool] = None
+    pretrained: Optional[bool] = None
+    weights_dir: Optional[str] = None
+    workers: int = 2
+    output: str = "runs"
+    resume: bool = False
+    overwrite: bool = False
+    rerank: bool = True
+    evaluator: str = "reid_bench"
+    allow_partial: bool = False
+    eval_batch_size: int = 128
+    progress: bool = True
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name):
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {name} asked for CUDA but no CUDA device is available; use --device cpu")
+    return device
+
+
+def _slug(text):
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text)
+
+
+def run_folder(config, method, variant):
+    parts = [method.name, variant, config.dataset, config.recipe, f"seed{config.seed}"]
+    return os.path.join(config.output, *(_slug(p) for p in parts))
+
+
+def model_complexity(model, input_size, device):
+    """``(params, flops)`` of one eval-mode forward at ``input_size`` (torchreid's counter, convolutions
+    and linear layers; FLOPs ``None`` if the model cannot be traced by it)."""
+    from torchreid.reid.utils import compute_model_complexity
+
+    params = sum(p.numel() for p in model.parameters())
+    was_training = model.training
+    try:
+        _, flops = compute_model_complexity(model, (1, 3, *input_size), only_conv_linear=True)
+        flops = int(flops)
+    except Exception:  # a model torchreid's hook-based counter cannot handle still gets its params
+        flops = None
+    finally:
+        model.train(was_training)
+        model.to(device)
+    return params, flops
+
+
+def build_model(plugins, method, variant, protocol, recipe, num_classes, pretrained):
+    builder = plugins.models.get(method.model)
+    return builder(num_classes, task=protocol.task, input_size=tuple(recipe.input_size), pretrained=pretrained,
+                   **method.model_kwargs_for(variant))
+
+
+def _pretrained_choice(config, protocol):
+    use = protocol.pretrained_default if config.pretrained is None else config.pretrained
+    return Pretrained(config.weights_dir) if use else False
+
+
+def _evaluate(model, method, recipe, protocol, splits, config, device):
+    loaders = build_test_loaders(splits, build_test_transform(recipe, recipe.input_size), config.eval_batch_size,
+                                 config.workers, pin_memory=device.type == "cuda")
+    if protocol.task == "classification":
+        return evaluate_classification(model, loaders, device)
+    extractor = plain_forward
+    if recipe.test_features != "single":
+        if recipe.test_features not in method.feature_extractors:
+            raise UserError(f"recipe asks for test features {recipe.test_features!r} but {method.name} has "
+                            f"only {', '.join(['single', *method.feature_extractors])}")
+        extractor = method.feature_extractors[recipe.test_features]
+    return evaluate_reid(model, loaders, extractor, device, config.evaluator, config.rerank)
+
+
+def _mean_metrics(per_trial):
+    if per_trial[0] is None:
+        return None
+    return {key: (None if any(m[key] is None for m in per_trial) else float(np.mean([m[key] for m in per_trial])))
+            for key in per_trial[0]}
+
+
+def run(config, plugins, log=print):
+    """Train and evaluate one seed; returns ``(record, record_path)``."""
+    method = plugins.method_for_plugin(config.plugin)
+    variant = config.variant or method.default_variant
+    method.variant(variant)  # unknown variants fail here, listing the known ones
+    protocol = plugins.datasets.get(config.dataset)
+    recipe = resolve_recipe(method, protocol, config.recipe, epochs=config.epochs, batch_size=config.batch_size,
+                            input_size=config.input_size)
+    device = resolve_device(config.device)
+    amp = recipe.amp if config.amp is None else config.amp
+    pretrained = _pretrained_choice(config, protocol)
+    folder = run_folder(config, method, variant)
+    started_at, started = utc_now(), time.perf_counter()
+
+    trials, per_trial, per_trial_reranked, stats, evaluation = range(protocol.trials), [], [], None, None
+    for trial in trials:
+        trial_dir = folder if protocol.trials == 1 else os.path.join(folder, f"trial{trial}")
+        checkpoint = load_checkpoint(trial_dir)
+        if checkpoint is not None and not config.resume and not config.overwrite:
+            raise UserError(
+                f"{trial_dir} already holds a checkpoint (epoch {checkpoint['next_epoch']}); pass --resume to "
+                "continue that run or --overwrite to start it again"
+            )
+        os.makedirs(trial_dir, exist_ok=True)
+        write_json_atomic(os.path.join(trial_dir, "recipe.json"), recipe.to_dict())
+        seed_everything(config.seed)
+        splits = protocol.load(config.root, allow_partial=config.allow_partial, trial=trial)
+        num_classes = splits.num_train_pids if isinstance(splits, ReidSplits) else splits.num_classes
+        model = build_model(plugins, method, variant, protocol, recipe, num_classes, pretrained).to(device)
+        log(f"{method.name} [{variant}] on {protocol.name}"
+            f"{f' trial {trial + 1}/{protocol.trials}' if protocol.trials > 1 else ''}: recipe {recipe.name}, "
+            f"{recipe.epochs} epochs, input {recipe.input_size[0]}x{recipe.input_size[1]}, device {device}, "
+            f"{'ImageNet weights' if pretrained else 'from scratch'}; run folder {trial_dir}")
+        trainer = Trainer(model=model, method=method, variant=variant, recipe=recipe, plugins=plugins,
+                          splits=splits, num_classes=num_classes, device=device, run_dir=trial_dir, amp=amp,
+                          workers=config.workers, seed=config.seed, max_iters=config.max_iters,
+                          progress=config.progress, log=log)
+        stats = trainer.fit(resume=config.resume)
+        torch.save(model.state_dict(), os.path.join(trial_dir, "model.pt"))
+        write_json_atomic(os.path.join(trial_dir, "run.json"), {
+            "method": method.name, "variant": variant, "protocol": protocol.name, "recipe_name": recipe.name,
+            "num_classes": num_classes, "input_size": list(recipe.input_size), "seed": config.seed})
+        evaluation = _evaluate(model, method, recipe, protocol, splits, config, device)
+        per_trial.append(evaluation.metrics)
+        per_trial_reranked.append(evaluation.metrics_reranked)
+
+    params, flops = model_complexity(model, recipe.input_size, device)
+    record = {
+        "run_id": f"{_slug(method.name)}-{_slug(variant)}-{protocol.name}-{recipe.name}-seed{config.seed}-"
+                  f"{started_at.replace(':', '').replace('+0000', 'Z')}",
+        "plugin": plugins.methods.owner(method.name),
+        "method": method.name,
+        "variant": variant,
+        "protocol": protocol.name,
+        "task": protocol.task,
+        "recipe_name": recipe.name,
+        "recipe": recipe.to_dict(),
+        "seed": config.seed,
+        "metrics": _mean_metrics(per_trial),
+        "metrics_reranked": _mean_metrics(per_trial_reranked),
+        "evaluation": {**evaluation.details, "trials": protocol.trials, "test_features": recipe.test_features},
+        "params": params,
+        "flops": flops,
+        "backbone": method.backbone,
+        "input_size": list(recipe.input_size),
+        "train": {"epochs": recipe.epochs, "iterations": stats.iterations,
+                  "images_per_s": stats.images_per_s, "wall_s": stats.wall_s},
+        "eval_wall_s": evaluation.details.get("wall_s"),
+        "pretrained": pretrained.describe() if pretrained else False,
+        "device": str(device),
+        "amp": bool(amp) and device.type == "cuda",
+        "versions": library_versions(),
+        "git_commit": git_commit(),
+        "started_at": started_at,
+        "finished_at": utc_now(),
+        "wall_s": time.perf_counter() - started,
+        "resumed": stats.resumed,
+        "run_dir": os.path.abspath(folder),
+    }
+    path = write_record(os.path.join(config.output, "results"), record)
+    log(f"metrics: {json.dumps(record['metrics'])}")
+    if record["metrics_reranked"]:
+        log(f"re-ranked: {json.dumps(record['metrics_reranked'])}")
+    log(f"result record: {path}")
+    return record, path
+
+
+def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto", workers=2,
+                        evaluator="reid_bench", rerank=False, allow_partial=False, eval_batch_size=128):
+    """Evaluate a run's ``model.pt`` on ``dataset`` (``reid-bench eval``). The model is rebuilt from the
+    ``run.json`` beside the checkpoint; the test-time features follow the run's recipe."""
+    info_path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "run.json")
+    if not os.path.isfile(checkpoint) or not os.path.isfile(info_path):
+        raise UserError(f"{checkpoint} is not a run's model.pt (expected the file and a run.json beside it, "
+                        "as `reid-bench run` writes them)")
+    with open(info_path) as handle:
+        info = json.load(handle)
+    method = plugins.methods.get(info["method"])
+    protocol = plugins.datasets.get(dataset)
+    trained_on = plugins.datasets.get(info["protocol"])
+    recipe = resolve_recipe(method, trained_on, info["recipe_name"], input_size=tuple(info["input_size"]))
+    device = resolve_device(device)
+    model = build_model(plugins, method, info["variant"], trained_on, recipe, info["num_classes"], pretrained=False)
+    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+    model.to(device)
+    splits = protocol.load(root, allow_partial=allow_partial, trial=0)
+    config = RunConfig(plugin=method.name, dataset=dataset, workers=workers, evaluator=evaluator, rerank=rerank,
+                       eval_batch_size=eval_batch_size)
+    return _evaluate(model, method, recipe, protocol, splits, config, device)

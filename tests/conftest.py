@@ -1,0 +1,48 @@
+"""Shared test setup: a session-wide cache folder, so the synthetic dataset is generated once."""
+import glob
+import json
+import math
+import os
+
+import pytest
+import torch
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reid_bench_cache(tmp_path_factory):
+    """Point the synthetic dataset's cache at a session temporary folder (never the user's)."""
+    cache = tmp_path_factory.mktemp("reid_bench_cache")
+    previous = os.environ.get("REID_BENCH_CACHE")
+    os.environ["REID_BENCH_CACHE"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("REID_BENCH_CACHE", None)
+    else:
+        os.environ["REID_BENCH_CACHE"] = previous
+
+
+SHORT_RUN = ["--epochs", "1", "--max-iters", "2", "--batch-size", "16", "--input-size", "64", "32",
+             "--no-pretrained", "--workers", "0", "--no-progress"]
+
+
+@pytest.fixture
+def short_run(tmp_path):
+    """``short_run(plugin, *extra, dataset="synthetic")``: ``reid-bench run`` for one short epoch (two
+    iterations of 16 images at 64x32); returns the one result record it wrote."""
+    from reid_bench.cli import main
+
+    def run(plugin, *extra, dataset="synthetic"):
+        output = os.path.join(str(tmp_path), "runs")
+        status = main(["run", "--plugin", plugin, "--dataset", dataset, *SHORT_RUN, "--output", output, *extra])
+        assert status == 0
+        records = glob.glob(os.path.join(output, "results", "*.json"))
+        assert len(records) == 1, records
+        with open(records[0]) as handle:
+            record = json.load(handle)
+        for key, value in record["metrics"].items():
+            assert value is None or (math.isfinite(value) and 0.0 <= value <= 100.0), (key, value)
+        return record
+
+    return run
