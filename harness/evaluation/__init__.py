@@ -1,0 +1,1 @@
+"""Evaluation: features from a trained model, retrieval metrics, re-ranking, classification error."""
