@@ -1,0 +1,120 @@
+"""Measure the `synthetic` leaderboard: every built-in method's full model, at least two seeds each.
+
+For each method registered by a plugin shipped with reid-bench (``reid_bench.plugins.*``: the baseline
+and the paper plugins, found in the plugin registry, not listed here) this runs
+
+    reid-bench run --plugin METHOD --dataset synthetic --recipe uniform --seeds 0 1 --epochs 12 \
+        --no-pretrained --overwrite --no-progress --output runs/synthetic-leaderboard
+
+in its own process (one method failing does not stop the others), copies the result records it
+wrote into ``leaderboards/results/synthetic/`` (replacing earlier records of the same method, variant
+and seed) and regenerates ``leaderboards/`` with ``reid-bench leaderboard``.
+
+The schedule is CPU-sized: the synthetic protocol trains at 128x64 from scratch and caps every recipe
+at 12 epochs; the uniform recipe (one shared optimizer, schedule, P x K batches and augmentation) is
+scaled to ``--epochs``. Every method gets the same budget, so the table compares methods, not
+recipes; the numbers say nothing about the methods' accuracy on real data.
+
+Usage (from anywhere; paths default to this checkout)::
+
+    python benchmarks/synthetic_leaderboard.py                    # all built-in methods, seeds 0 1
+    python benchmarks/synthetic_leaderboard.py --methods baseline ccan --seeds 0 1 2
+
+Exits with status 1 when a run failed (the leaderboards are regenerated from what exists anyway).
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROTOCOL = "synthetic"
+BUILTIN_PLUGIN_PACKAGE = "reid_bench.plugins."
+
+
+def builtin_methods(plugins):
+    """Names of the methods registered by the plugins shipped in ``reid_bench.plugins``."""
+    return [
+        name for name in plugins.methods.names()
+        if plugins.plugins[plugins.methods.owner(name)].__name__.startswith(BUILTIN_PLUGIN_PACKAGE)
+    ]
+
+
+def run_method(method, args):
+    """Train and evaluate ``method`` on every seed in a child process; returns the new record files."""
+    results = os.path.join(args.workdir, "results")
+    before = set(glob.glob(os.path.join(results, "*.json")))
+    command = [
+        sys.executable, "-m", "reid_bench", "run", "--plugin", method, "--dataset", PROTOCOL,
+        "--recipe", "uniform", "--seeds", *map(str, args.seeds), "--epochs", str(args.epochs),
+        "--no-pretrained", "--no-progress", "--output", args.workdir,
+        "--resume" if args.resume else "--overwrite",
+    ]
+    print("$ " + " ".join(command[1:]), flush=True)
+    started = time.perf_counter()
+    status = subprocess.run(command, cwd=REPO).returncode
+    print(f"{method}: exit status {status} after {time.perf_counter() - started:.0f} s", flush=True)
+    if status != 0:
+        raise RuntimeError(f"reid-bench run for {method} exited with status {status}")
+    return sorted(set(glob.glob(os.path.join(results, "*.json"))) - before)
+
+
+def _identity(path):
+    """``(method, variant, protocol, recipe_name, seed)`` of a record file, ``None`` if unreadable."""
+    try:
+        with open(path) as stream:
+            record = json.load(stream)
+        return tuple(record[key] for key in ("method", "variant", "protocol", "recipe_name", "seed"))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def store_records(new_records, destination):
+    """Copy ``new_records`` into ``destination``, removing the records they replace there."""
+    os.makedirs(destination, exist_ok=True)
+    replaced = {_identity(path) for path in new_records}
+    for path in sorted(glob.glob(os.path.join(destination, "*.json"))):
+        if _identity(path) in replaced:
+            os.remove(path)
+    for path in new_records:
+        shutil.copy2(path, destination)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--methods", nargs="+", help="only these methods (default: every built-in one)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds per method (default 0 1)")
+    parser.add_argument("--epochs", type=int, default=12, help="training epochs per run (default 12)")
+    parser.add_argument("--workdir", default=os.path.join(REPO, "runs", "synthetic-leaderboard"),
+                        help="run folders (checkpoints, logs) and the engine's results/")
+    parser.add_argument("--results", default=os.path.join(REPO, "leaderboards", "results"),
+                        help="the committed result records the leaderboards are made from; this script's "
+                             f"go to its {PROTOCOL}/ folder")
+    parser.add_argument("--out", default=os.path.join(REPO, "leaderboards"), help="leaderboard folder")
+    parser.add_argument("--resume", action="store_true", help="continue interrupted runs instead of restarting")
+    args = parser.parse_args(argv)
+
+    from reid_bench.cli import main as reid_bench
+    from reid_bench.plugin_manager import load_plugins
+
+    methods = args.methods or builtin_methods(load_plugins())
+    print(f"methods: {', '.join(methods)}; seeds {args.seeds}; {args.epochs} epochs", flush=True)
+    failed = []
+    for method in methods:
+        try:
+            store_records(run_method(method, args), os.path.join(args.results, PROTOCOL))
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed.append(method)
+    status = reid_bench(["leaderboard", "--results", args.results, "--out", args.out])
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed or status else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Leaderboards: result records and reported numbers rendered as one markdown page per protocol.
+
+``reid-bench leaderboard [--results DIR ...] [--out DIR]`` reads every result record under the
+result folders (:mod:`.records`: unusable files are skipped and reported), groups the runs per
+protocol by method, variant, recipe, epochs, backbone and pretrained, averages them over seeds
+(:mod:`.aggregate`), puts each paper's reported numbers beside them and writes, with tabulate,
+``<out>/<protocol>.md`` for every protocol (:mod:`.protocols`) and ``<out>/README.md`` linking them
+(:mod:`.render`). Files are rewritten in full; the same records and methods give the same bytes.
+"""
+import argparse
+import os
+from dataclasses import dataclass, field
+
+from .aggregate import build_rows
+from .protocols import protocol_pages
+from .records import SkippedRecord, load_records
+from .render import render_index, render_page
+
+DEFAULT_RESULT_DIRS = ("leaderboards/results", "runs/results")
+DEFAULT_OUT_DIR = "leaderboards"
+INDEX_FILE = "README.md"
+
+
+@dataclass
+class LeaderboardReport:
+    """What :func:`write_leaderboards` did: the files written (pages, then the index), the record
+    files left out with the reason for each, the result folders that do not exist, and how many
+    records were used."""
+
+    written: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)  # SkippedRecord
+    missing_dirs: list = field(default_factory=list)
+    records_used: int = 0
+
+
+class _AppendReplacingDefault(argparse.Action):
+    """A repeatable option whose first use replaces the default list instead of extending it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, ([] if given is self.default else given) + [values])
+
+
+def add_arguments(parser):
+    """Add the ``reid-bench leaderboard`` options to an :class:`argparse.ArgumentParser`."""
+    parser.add_argument(
+        "--results", metavar="DIR", action=_AppendReplacingDefault, default=list(DEFAULT_RESULT_DIRS),
+        help="a folder searched (recursively) for result records; repeatable "
+             f"(default: {' and '.join(DEFAULT_RESULT_DIRS)})",
+    )
+    parser.add_argument("--out", metavar="DIR", default=DEFAULT_OUT_DIR,
+                        help=f"where the pages and their index are written (default: {DEFAULT_OUT_DIR})")
+
+
+def _write_text(path, text):
+    with open(path, "w", encoding="utf-8", newline="\n") as stream:
+        stream.write(text)
+    return path
+
+
+def write_leaderboards(result_dirs, out_dir, plugin_set):
+    """Regenerate the leaderboards in ``out_dir`` from the records under ``result_dirs`` and the
+    methods and protocols registered in ``plugin_set`` (a :class:`reid_bench.plugin_manager.PluginSet`
+    or anything with ``methods`` and ``datasets`` registries). Returns a :class:`LeaderboardReport`."""
+    records, skipped, missing = load_records(result_dirs)
+    methods = dict(plugin_set.methods.items())
+    protocols = dict(plugin_set.datasets.items())
+    pages, records_by_protocol, mismatched = protocol_pages(records, methods, protocols)
+    report = LeaderboardReport(skipped=sorted(skipped + mismatched, key=lambda item: item.path),
+                               missing_dirs=list(missing))
+    os.makedirs(out_dir, exist_ok=True)
+    index = []
+    for page in pages:
+        page_records = records_by_protocol.get(page.name, [])
+        rows = build_rows(page.name, page.task, page_records, methods)
+        filename = f"{page.name}.md"
+        report.written.append(_write_text(os.path.join(out_dir, filename), render_page(page, rows, protocols)))
+        report.records_used += len(page_records)
+        index.append((page, rows, filename))
+    report.written.append(_write_text(os.path.join(out_dir, INDEX_FILE), render_index(index)))
+    return report
+
+
+__all__ = ["LeaderboardReport", "SkippedRecord", "add_arguments", "write_leaderboards"]

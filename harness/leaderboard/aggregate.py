@@ -1,0 +1,195 @@
+"""Turning result records and the methods' reported numbers into leaderboard rows.
+
+One :class:`Row` per group of runs (see :class:`reid_bench.leaderboard.records.Group`): each metric
+as mean and sample standard deviation (denominator n - 1) over the seeds, beside the numbers the
+paper reports for that method variant on that protocol. A metric some seed lacks (``null`` in its
+record) is left blank rather than averaged over the other seeds. A method variant with reported
+numbers on a protocol but no run there gets a row of its own, "not yet reproduced".
+
+Reported numbers that were measured on another protocol (``Reported.measured_on``: CUHK03's classic
+split shown on CUHK03-NP) are kept apart from those measured on the page's protocol: runs are
+compared with the latter when the paper gives them, else with the former (and the page marks it);
+any further set gets a reported-only row of its own.
+
+Rows are sorted by the protocol's primary metric (re-id: our mAP, descending; classification: our
+top-1 error, ascending), rows without runs after those with runs (sorted by the reported number the
+same way), ties broken by method, variant, backbone, recipe, epochs, pretrained and the protocol the
+reported numbers were measured on, so the order never depends on the order the files were read in.
+"""
+import statistics
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .records import TASK_METRICS
+
+#: task -> (metric the rows are sorted by, True when larger is better)
+PRIMARY_METRIC = {"reid": ("mAP", True), "classification": ("top1_err", False)}
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean over seeds and the sample standard deviation (``None`` for a single seed)."""
+
+    mean: float
+    std: Optional[float]
+    n: int
+
+
+def summarize(values):
+    """The :class:`Stat` of a list of numbers; ``None`` when the list is empty or a value is
+    missing (``None``): a mean over only some of the seeds would read as one over all of them."""
+    if not values or any(value is None for value in values):
+        return None
+    values = [float(value) for value in values]
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return Stat(statistics.mean(values), std, len(values))
+
+
+@dataclass(frozen=True)
+class ReportedNumbers:
+    """What a paper reports for one method variant on one protocol, as measured on one protocol.
+
+    ``metrics`` and ``reranked`` merge the method's :class:`reid_bench.Reported` entries in the
+    order they were registered (the first entry giving a metric wins). ``measured_on`` names the
+    protocol the numbers were really measured on when it is not the page's (``None``: the page's
+    own); ``notes`` are the entries' notes.
+    """
+
+    metrics: dict
+    reranked: dict
+    sources: tuple
+    measured_on: Optional[str]
+    notes: tuple
+
+
+def _unique(items):
+    return tuple(dict.fromkeys(item for item in items if item))
+
+
+def reported_numbers(method, protocol):
+    """``{variant: [ReportedNumbers, ...]}`` for a :class:`reid_bench.MethodSpec` on ``protocol``.
+
+    Numbers measured on different protocols are never merged: each gets its own entry, the ones
+    measured on ``protocol`` itself first (they are the ones our runs are compared with).
+    """
+    by_origin = {}
+    for entry in method.reported:
+        if entry.protocol == protocol:
+            by_origin.setdefault((entry.variant or method.default_variant, entry.measured_on), []).append(entry)
+    result = {}
+    for (variant, measured_on), entries in by_origin.items():
+        plain, reranked = {}, {}
+        for entry in entries:
+            target = reranked if entry.reranked else plain
+            for name, value in entry.metrics.items():
+                target.setdefault(name, float(value))
+        result.setdefault(variant, []).append(ReportedNumbers(
+            metrics=plain,
+            reranked=reranked,
+            sources=_unique(entry.source for entry in entries),
+            measured_on=measured_on,
+            notes=_unique(entry.note for entry in entries),
+        ))
+    return {variant: sorted(numbers, key=lambda n: n.measured_on is not None) for variant, numbers in result.items()}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One leaderboard row: a group of runs (``seeds`` non-empty) or a method variant that has
+    reported numbers only (``seeds`` empty; recipe, epochs and pretrained are then ``None``)."""
+
+    method: str
+    variant: str
+    backbone: str
+    title: str = ""
+    url: str = ""
+    recipe_name: Optional[str] = None
+    epochs: Optional[int] = None
+    pretrained: Optional[bool] = None
+    seeds: tuple = ()
+    metrics: dict = field(default_factory=dict)  # name -> Stat
+    reranked: dict = field(default_factory=dict)  # name -> Stat, empty without re-ranked runs
+    params: Optional[Stat] = None
+    flops: Optional[Stat] = None
+    images_per_s: Optional[Stat] = None
+    reported: Optional[ReportedNumbers] = None
+
+    @property
+    def measured(self):
+        return bool(self.seeds)
+
+    def difference(self, metric):
+        """Our mean minus the reported number, or ``None`` when either is missing."""
+        ours = self.metrics.get(metric)
+        theirs = self.reported.metrics.get(metric) if self.reported else None
+        if ours is None or theirs is None:
+            return None
+        return ours.mean - theirs
+
+
+def _measured_row(group, records, method, reported):
+    task_metrics = TASK_METRICS[records[0].task]
+    records = sorted(records, key=lambda record: record.seed)
+    reranked = [record.metrics_reranked for record in records]
+    return Row(
+        method=group.method,
+        variant=group.variant,
+        backbone=group.backbone,
+        title=method.title if method else "",
+        url=method.url if method else "",
+        recipe_name=group.recipe_name,
+        epochs=group.epochs,
+        pretrained=group.pretrained,
+        seeds=tuple(record.seed for record in records),
+        metrics={name: summarize([record.metrics[name] for record in records]) for name in task_metrics},
+        reranked=({name: summarize([metrics[name] for metrics in reranked]) for name in task_metrics}
+                  if all(metrics is not None for metrics in reranked) else {}),
+        params=summarize([record.params for record in records]),
+        flops=summarize([record.flops for record in records]),
+        images_per_s=summarize([record.images_per_s for record in records]),
+        reported=reported,
+    )
+
+
+def _sort_key(task):
+    metric, larger_is_better = PRIMARY_METRIC[task]
+    sign = -1.0 if larger_is_better else 1.0
+
+    def key(row):
+        if row.measured:
+            rank = (0, sign * row.metrics[metric].mean)
+        elif row.reported and metric in row.reported.metrics:
+            rank = (1, sign * row.reported.metrics[metric])
+        else:
+            rank = (2, 0.0)
+        pretrained = -1 if row.pretrained is None else int(row.pretrained)
+        measured_on = (row.reported.measured_on or "") if row.reported else ""
+        return rank + (row.method, row.variant, row.backbone, row.recipe_name or "", row.epochs or 0, pretrained,
+                       measured_on)
+
+    return key
+
+
+def build_rows(protocol, task, records, methods):
+    """The sorted rows of one protocol's page.
+
+    ``records`` are the checked records of this protocol (one per group and seed), ``methods`` maps
+    method names to their :class:`reid_bench.MethodSpec` (records of methods not registered are
+    still shown, without a paper link or reported numbers).
+    """
+    groups = {}
+    for record in records:
+        groups.setdefault(record.group, []).append(record)
+    reported = {name: reported_numbers(method, protocol) for name, method in methods.items()}
+    rows = []
+    for group, members in groups.items():
+        numbers = reported.get(group.method, {}).get(group.variant, [])
+        rows.append(_measured_row(group, members, methods.get(group.method), numbers[0] if numbers else None))
+    measured_variants = {(group.method, group.variant) for group in groups}
+    for name, by_variant in reported.items():
+        method = methods[name]
+        for variant, numbers in by_variant.items():
+            shown_beside_runs = 1 if (name, variant) in measured_variants else 0
+            rows += [Row(method=name, variant=variant, backbone=method.backbone, title=method.title, url=method.url,
+                         reported=entry) for entry in numbers[shown_beside_runs:]]
+    return sorted(rows, key=_sort_key(task))

@@ -1,0 +1,52 @@
+"""Which protocol pages the leaderboards have, and which records belong on each.
+
+There is a page for every registered protocol (the real ones show the papers' reported numbers until
+runs exist), for every protocol a record was run on (a protocol from a plugin that is no longer
+installed keeps its page) and for every protocol a method reports numbers on. A page's task comes
+from the registered protocol, else from its records, else from the reported metric names; a record
+whose task disagrees with its page's is skipped, since its metrics do not fit the page's columns.
+"""
+from dataclasses import dataclass
+
+from .records import PROTOCOL_NAME, SkippedRecord, TASK_METRICS
+
+
+@dataclass(frozen=True)
+class ProtocolPage:
+    """A protocol as its leaderboard page shows it."""
+
+    name: str
+    task: str
+    title: str
+    split: str = ""
+
+
+def _reported_task(metric_names):
+    return "classification" if set(metric_names) <= set(TASK_METRICS["classification"]) else "reid"
+
+
+def protocol_pages(records, methods, protocols):
+    """``(pages, records_by_protocol, skipped)``.
+
+    ``methods`` and ``protocols`` map names to the registered :class:`reid_bench.MethodSpec` and
+    :class:`reid_bench.ProtocolSpec` objects; ``pages`` is sorted by protocol name.
+    """
+    pages = {
+        name: ProtocolPage(name, spec.task, spec.title or name, spec.split)
+        for name, spec in protocols.items()
+    }
+    by_protocol, skipped = {}, []
+    for record in sorted(records, key=lambda record: record.path):
+        name = record.group.protocol
+        page = pages.setdefault(name, ProtocolPage(name, record.task, name))
+        if record.task != page.task:
+            skipped.append(SkippedRecord(
+                record.path, f"task {record.task!r} differs from the {page.task!r} task of protocol {name!r}"
+            ))
+            continue
+        by_protocol.setdefault(name, []).append(record)
+    for method in methods.values():
+        for entry in method.reported:
+            if entry.protocol not in pages and PROTOCOL_NAME.match(entry.protocol):
+                pages[entry.protocol] = ProtocolPage(entry.protocol, _reported_task(entry.metrics), entry.protocol)
+    return [pages[name] for name in sorted(pages)], by_protocol, skipped

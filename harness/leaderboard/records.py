@@ -1,0 +1,253 @@
+"""Reading result records for the leaderboards: find them, check them, keep one run per seed.
+
+Every ``*.json`` file under the given folders is a candidate (recursively; dot-files such as the
+atomic writer's ``.tmp-*.json`` are not records). A file is used only when it is a result record of
+schema version 1 (:mod:`reid_bench.results`) holding every key the leaderboards read, with values of
+the right kinds. Anything else (not JSON, a JSON file of some other tool, another schema version, a
+record missing keys) is skipped with a reason, never mixed in.
+
+Runs are grouped by :attr:`Record.group` (protocol, method, variant, recipe name, training epochs,
+backbone, pretrained or not). The training length and the use of ImageNet weights are part of the
+group so that a one-epoch smoke test or a from-scratch run never averages with a full pretrained
+one. Inside a group each seed counts once: when several records share a seed (a rerun, or one record
+copied into two result folders), the run that finished last is used and the others are reported.
+"""
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
+
+from ..results import SCHEMA_VERSION
+from ..spec import CLASSIFICATION_METRICS, REID_METRICS
+
+TASK_METRICS = {"reid": REID_METRICS, "classification": CLASSIFICATION_METRICS}
+#: metrics every record must have as numbers (the rest may be null)
+HEADLINE_METRICS = {"reid": ("mAP", "R1"), "classification": ("top1_err",)}
+
+#: keys of a schema-1 record that the leaderboards read
+REQUIRED_KEYS = (
+    "run_id", "method", "variant", "protocol", "task", "recipe_name", "recipe", "seed", "metrics",
+    "metrics_reranked", "params", "flops", "backbone", "pretrained", "train", "finished_at",
+)
+
+#: protocol names become file names of the pages
+PROTOCOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+class InvalidRecord(ValueError):
+    """A file that is not a usable result record; the message says why."""
+
+
+class SkippedRecord(NamedTuple):
+    """A record file left out of the leaderboards and why (unpacks as ``path, reason``)."""
+
+    path: str
+    reason: str
+
+    def __str__(self):
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Group:
+    """What runs must share to be averaged into one leaderboard row."""
+
+    protocol: str
+    method: str
+    variant: str
+    recipe_name: str
+    epochs: int
+    backbone: str
+    pretrained: bool
+
+
+@dataclass(frozen=True)
+class Record:
+    """The parts of a checked result record the leaderboards use."""
+
+    path: str
+    run_id: str
+    task: str
+    group: Group
+    seed: int
+    finished_at: str
+    metrics: dict
+    metrics_reranked: Optional[dict]
+    params: Optional[int]
+    flops: Optional[int]
+    images_per_s: Optional[float]
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_metrics(key, metrics, task):
+    """The task's metrics as floats; the leaderboard's headline metrics must be numbers, the others
+    may be ``null`` (an evaluator without mINP, a gallery too small for R20)."""
+    if not isinstance(metrics, dict):
+        raise InvalidRecord(f"{key} is {type(metrics).__name__}, expected an object")
+    missing = [name for name in TASK_METRICS[task] if name not in metrics]
+    if missing:
+        raise InvalidRecord(f"{key} lacks {', '.join(missing)} (required for task {task!r})")
+    for name in TASK_METRICS[task]:
+        value = metrics[name]
+        if value is None and name not in HEADLINE_METRICS[task]:
+            continue
+        if not _is_number(value) or not math.isfinite(value):
+            raise InvalidRecord(f"{key}.{name} is {value!r}, expected a finite number")
+    return {name: None if metrics[name] is None else float(metrics[name]) for name in TASK_METRICS[task]}
+
+
+def _check_text(data, key):
+    value = data[key]
+    if not isinstance(value, str) or not value:
+        raise InvalidRecord(f"{key} is {value!r}, expected a non-empty string")
+    return value
+
+
+def _optional_number(value, key, kind=(int, float)):
+    if value is None:
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise InvalidRecord(f"{key} is {value!r}, expected a number or null")
+    return value
+
+
+def _recipe_epochs(recipe):
+    stages = recipe.get("stages") if isinstance(recipe, dict) else None
+    if not isinstance(stages, list) or not stages or not all(
+        isinstance(stage, dict) and isinstance(stage.get("epochs"), int) for stage in stages
+    ):
+        raise InvalidRecord("recipe has no list of stages with integer epochs")
+    return sum(stage["epochs"] for stage in stages)
+
+
+def parse_record(path, data):
+    """Check a decoded JSON document and return it as a :class:`Record`; raise
+    :class:`InvalidRecord` saying what is wrong otherwise."""
+    if not isinstance(data, dict):
+        raise InvalidRecord(f"a JSON {type(data).__name__}, not a reid-bench result record")
+    if "schema_version" not in data:
+        raise InvalidRecord("no schema_version key: not a reid-bench result record")
+    version = data["schema_version"]
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        age = ""
+        if _is_number(version):
+            age = " (newer than this reid-bench)" if version > SCHEMA_VERSION else " (older than this reid-bench)"
+        raise InvalidRecord(
+            f"schema_version {version!r}{age}: this reid-bench reads schema version {SCHEMA_VERSION} "
+            "only; rerun the run or read it with the reid-bench version that wrote it"
+        )
+    missing = [key for key in REQUIRED_KEYS if key not in data]
+    if missing:
+        raise InvalidRecord(f"missing keys {', '.join(missing)} (schema version {SCHEMA_VERSION} requires them)")
+    task = data["task"]
+    if task not in TASK_METRICS:
+        raise InvalidRecord(f"task is {task!r}, expected one of {', '.join(TASK_METRICS)}")
+    protocol = _check_text(data, "protocol")
+    if not PROTOCOL_NAME.match(protocol):
+        raise InvalidRecord(f"protocol {protocol!r} is not a protocol name")
+    seed = data["seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise InvalidRecord(f"seed is {seed!r}, expected an integer")
+    pretrained = data["pretrained"]
+    if not isinstance(pretrained, (bool, str)):
+        raise InvalidRecord(f"pretrained is {pretrained!r}, expected false or a description")
+    train = data["train"]
+    if not isinstance(train, dict) or "images_per_s" not in train:
+        raise InvalidRecord("train is not an object with images_per_s")
+    reranked = data["metrics_reranked"]
+    return Record(
+        path=path,
+        run_id=_check_text(data, "run_id"),
+        task=task,
+        group=Group(
+            protocol=protocol,
+            method=_check_text(data, "method"),
+            variant=_check_text(data, "variant"),
+            recipe_name=_check_text(data, "recipe_name"),
+            epochs=_recipe_epochs(data["recipe"]),
+            backbone=_check_text(data, "backbone"),
+            pretrained=bool(pretrained),
+        ),
+        seed=seed,
+        finished_at=_check_text(data, "finished_at"),
+        metrics=_check_metrics("metrics", data["metrics"], task),
+        metrics_reranked=None if reranked is None else _check_metrics("metrics_reranked", reranked, task),
+        params=_optional_number(data["params"], "params", int),
+        flops=_optional_number(data["flops"], "flops", int),
+        images_per_s=_optional_number(train["images_per_s"], "train.images_per_s"),
+    )
+
+
+def find_record_files(result_dirs):
+    """``(files, missing_dirs)``: the candidate files under ``result_dirs`` in a stable order (a
+    file reached through two overlapping folders is listed once), and the folders that do not
+    exist."""
+    files, seen, missing = [], set(), []
+    for folder in result_dirs:
+        if not os.path.isdir(folder):
+            missing.append(folder)
+            continue
+        for parent, subfolders, names in os.walk(folder):
+            subfolders.sort()
+            for name in sorted(names):
+                path = os.path.join(parent, name)
+                if name.startswith(".") or not name.endswith(".json") or os.path.realpath(path) in seen:
+                    continue
+                seen.add(os.path.realpath(path))
+                files.append(path)
+    return files, missing
+
+
+def read_record(path):
+    """The :class:`Record` in ``path``; :class:`InvalidRecord` if it is unreadable or not one."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            data = json.load(stream)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidRecord(f"cannot be read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidRecord(f"not valid JSON: {exc}") from None
+    return parse_record(path, data)
+
+
+def one_per_seed(records):
+    """``(kept, skipped)``: per group and seed, the run that finished last (then the greatest
+    run id) is kept; every other run of that seed is skipped with the reason."""
+    chosen = {}
+    for record in records:
+        key = (record.group, record.seed)
+        if key not in chosen or (record.finished_at, record.run_id) > (chosen[key].finished_at, chosen[key].run_id):
+            chosen[key] = record
+    kept, skipped = [], []
+    for record in records:
+        winner = chosen[(record.group, record.seed)]
+        if record is winner:
+            kept.append(record)
+        elif record.run_id == winner.run_id:
+            skipped.append(SkippedRecord(record.path, f"duplicate of {winner.path} (same run_id)"))
+        else:
+            skipped.append(SkippedRecord(
+                record.path,
+                f"seed {record.seed} of this method, variant and recipe is already counted from "
+                f"{winner.path}, a run that finished later; one run per seed",
+            ))
+    return kept, skipped
+
+
+def load_records(result_dirs):
+    """``(records, skipped, missing_dirs)`` for the result folders: the usable records (one per
+    group and seed), the files left out with their reasons, and the folders that do not exist."""
+    files, missing = find_record_files(result_dirs)
+    records, skipped = [], []
+    for path in files:
+        try:
+            records.append(read_record(path))
+        except InvalidRecord as exc:
+            skipped.append(SkippedRecord(path, str(exc)))
+    records, superseded = one_per_seed(records)
+    return records, skipped + superseded, missing
