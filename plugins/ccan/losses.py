@@ -1,0 +1,58 @@
+"""CCAN's semi-hard triplet loss (Sec. 3.3, Eq. 5), registered as ``ccan_semi_hard_triplet``.
+
+Distances are squared Euclidean, ``D_a^j = ||x^a - x^j||^2``. Mining (the paper's selection formula
+is garbled in the source; PAPERS.md decides, FaceNet style): for every ordered anchor-positive pair
+``(a, p)`` of the batch, take the ``r`` (= 10) nearest negatives that are farther from the anchor than
+the positive (``D_a^n > D_a^p``); when fewer exist, fill with the hardest (nearest) remaining
+negatives. Eq. 5 averages the hinge ``[D_a^p - D_a^n + tau]_+`` over all mined triplets.
+"""
+import torch
+from torch import nn
+
+from reid_bench import pairwise_distances, same_identity_mask
+
+
+def mine_semi_hard(dist, targets, negatives=10):
+    """Negatives chosen for every anchor-positive pair.
+
+    ``dist`` is the ``(B, B)`` distance matrix, ``targets`` the ``(B,)`` identities. Returns
+    ``indices`` ``(B, B, k)`` with ``k = min(negatives, B)``, ``indices[a, p]`` listing the chosen
+    negatives of pair ``(a, p)`` in order of preference (semi-hard ones by distance, then the hardest
+    others), and ``mined`` ``(B, B, k)``, True where ``(a, p, indices[a, p, t])`` is a mined triplet
+    (``(a, p)`` a positive pair and the index a real negative).
+    """
+    batch = dist.size(0)
+    same = same_identity_mask(targets)
+    positive_pair = same & ~torch.eye(batch, dtype=torch.bool, device=dist.device)
+    d_an = dist.unsqueeze(1).expand(batch, batch, batch)  # [a, p, n] = D(a, n)
+    d_ap = dist.unsqueeze(2)  # [a, p, 1] = D(a, p)
+    is_negative = (~same).unsqueeze(1).expand(batch, batch, batch)
+    # preference: group 0 = semi-hard negatives, 1 = other negatives, 2 = not a negative; then distance
+    group = torch.where(d_an > d_ap, 0, 1).masked_fill(~is_negative, 2)
+    key = group * (dist.max() + 1) + d_an
+    indices = key.topk(min(negatives, batch), dim=2, largest=False).indices
+    mined = positive_pair.unsqueeze(2) & is_negative.gather(2, indices)
+    return indices, mined
+
+
+class SemiHardTripletTerm(nn.Module):
+    """Eq. 5 with semi-hard mining on ``outputs[output]``, margin ``tau`` = ``margin``, ``r`` =
+    ``negatives``; zero (keeping the graph) when the batch holds no anchor-positive pair."""
+
+    def __init__(self, output="embedding_global", margin=1.0, negatives=10):
+        super().__init__()
+        self.output = output
+        self.margin = margin
+        self.negatives = negatives
+
+    def forward(self, outputs, targets):
+        embeddings = outputs[self.output].float()
+        dist = pairwise_distances(embeddings, squared=True)
+        with torch.no_grad():
+            indices, mined = mine_semi_hard(dist, targets, self.negatives)
+        if not mined.any():
+            return embeddings.sum() * 0.0
+        batch = dist.size(0)
+        d_an = dist.unsqueeze(1).expand(batch, batch, batch).gather(2, indices)
+        hinge = (dist.unsqueeze(2) - d_an + self.margin).clamp(min=0)
+        return hinge[mined].mean()

@@ -1,0 +1,81 @@
+"""Sharp Attention Network (Shen, Qi, Jiang, Jin, Yong, Chen, Hua; IEEE TCSVT 2019, arXiv:1805.02336).
+
+What is implemented (seed 003; ``shared/PAPERS.md``, section sharp_attention):
+
+- ``attention.py``: the sharp attention mask generator (Sec. III-A, Eq. 3-5), the context-aware unit
+  (Sec. III-D, Fig. 4, p = q = 1) and the block ``F = A + T = (1 + M) * T`` (Eq. 1-2, Sec. III-C).
+- ``model.py``: ResNet-50 (ImageNet weights when given; last stride 2 as in the paper) with any subset
+  of its four stages made sharp attention blocks, and the head of Sec. IV-B: FC 2048 -> 1024, BN,
+  ReLU, FC 1024 -> 128 (the re-id feature). Registered as model ``sharp_attention``.
+- ``losses.py``: the TV penalty (Eq. 6) on every block's attention-aware features, summed over blocks
+  (Eq. 8). Registered as loss ``sharp_attention_tv``; the triplet term is the harness's ``triplet``.
+- ``ten_crop.py``: 10-crop test features (Sec. IV-B), feature extractor ``ten_crop``.
+- ``method.py``: the method ``sharp_attention``: Eq. 8's terms, Eq. 9's temperature schedule run by
+  ``on_epoch_start``, the recipe of Sec. IV-B, the variants of Table I and Fig. 5 and the numbers of
+  Tables I-VI.
+
+Decisions (PAPERS.md, or taken here where the paper and the digest are silent):
+
+- Eq. 3 normalises X per sample and per channel over all (h, w); a constant channel maps to 0. The
+  Bernoulli probabilities are clamped to [1e-6, 1 - 1e-6] so their logarithms are finite.
+- Eq. 5 is computed in its two-class closed form ``sigmoid((log pi1 + g1 - log pi0 - g0) / tau)``,
+  identical to the softmax over j. Its mean tends to pi1 only as tau -> 0; ``P(M > 1/2) = pi1`` at
+  every tau.
+- Evaluation (PAPERS.md): no Gumbel noise, ``M = sigmoid((log pi1 - log pi0) / tau)`` at the
+  temperature the schedule reached; tau is a buffer, so a checkpoint carries it.
+- Eq. 9 with t = the global 0-based epoch: ``tau = max(0.5, exp(-0.008 t))``, set on every block
+  before each epoch.
+- Context-aware unit: "the architecture of the backbone residual units (with 2 stride)" is read as the
+  downsampling unit of the next stage (stage i's unit is a copy of ``layer{i+1}[0]``, C -> 2C, stride
+  2, with its own parameters initialised from that unit's weights), then a 1x1 transposed convolution
+  2C -> C with stride 2 back to the stage's size. This reproduces Table IV's extra parameters
+  (0.51M / 2.03M / 8.13M for blocks 1-3); the stage's own widths would give about 40% of that.
+  The transposed convolution has no bias (Eq. 3 removes any per-channel constant, so a bias would
+  never be trained). Only blocks 1-3 get a unit (Sec. IV-C: "block4 is the highest-level features
+  already").
+- TV (Eq. 6): squared vertical and horizontal neighbour differences summed over channels and positions
+  as written, averaged over the batch, summed over the blocks; mu = 0.1 is the term's weight (Eq. 8).
+  As written the penalty is large: from random initialisation it is about 2.5e6 at 256x128 (1.2e5 at
+  64x32) against a triplet loss near 1. The paper states no normalisation, so none is applied.
+- Variants: ``baseline``, ``sab`` (four lazy blocks), ``sab+cu``, ``sab+cu+tv`` (the full method,
+  default) from Table I; Fig. 5's block sets ``blocks=1`` ... ``blocks=1,2,3,4`` use lazy masks and no
+  TV penalty, the setting Sec. IV-C states for that study (the context-aware unit and the TV penalty
+  are studied after it), so ``blocks=1,2,3,4`` is the same model as ``sab``.
+- Recipe (Sec. IV-B) for every protocol: P x K 64 x 4, Adam 2e-4, weight decay 5e-4, 150 epochs,
+  Hermans et al.'s exponential decay from epoch 100 to 0.001x at 150, random crop of area [0.64, 1]
+  and aspect ratio (h/w) [2, 3] resized to 256x128, flip; the paper's per-pixel mean subtraction is
+  the harness's ImageNet normalisation. Test features: ``ten_crop``. The uniform recipe uses the
+  plain single forward.
+- 10-crop: four corners and the centre at 0.875 of each side (224/256, as in the standard ImageNet
+  10-crop) of the already-resized test image, plus their horizontal flips, each resized back to the
+  input size with bilinear interpolation; the eval-mode outputs are averaged (not normalised first).
+- Classification (CIFAR-100 track): the paper has no classifier; with ``task="classification"`` a
+  linear classifier on the 128-d feature gives the logits, trained with cross-entropy plus the TV
+  penalty, on random (not P x K) batches, and tested on the plain forward (the harness scores
+  classification on the eval-mode logits). Re-id models have no classifier.
+- Attention maps: ``model.attention_maps["block{i}"]`` is the channel mean of block i's mask (B, H, W);
+  the full masks are the train-mode outputs ``mask/block{i}``.
+- Reported numbers: Table I for the four Table I variants on all four datasets, with R5/R10 of Tables
+  II, III and V for the full method; Fig. 5's four-block numbers as stated in Sec. IV-C. The CUHK03
+  numbers were measured on the classic split (1,367/100 ids, 20 trials), not CUHK03-NP: they are
+  registered on ``cuhk03-*-classic`` and, marked ``measured_on`` the classic protocol, on
+  ``cuhk03-labeled`` / ``cuhk03-detected``. Table IV repeats the full method's CUHK03-labeled R1/mAP.
+"""
+from reid_bench import hookimpl
+
+from . import losses, method, model
+
+
+@hookimpl
+def reid_bench_register_models(registry):
+    registry.add("sharp_attention", model.build_sharp_attention_net)
+
+
+@hookimpl
+def reid_bench_register_losses(registry):
+    registry.add("sharp_attention_tv", losses.AttentionTVPenalty)
+
+
+@hookimpl
+def reid_bench_register_methods(registry):
+    registry.add("sharp_attention", method.sharp_attention_method())
