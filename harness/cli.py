@@ -55,7 +55,7 @@ def build_parser():
     run.add_argument("--recipe", choices=RECIPES, default="paper",
                      help="paper: the method's own recipe (default); uniform: the shared schedule")
     run.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (default 0)")
-    run.add_argument("--epochs", type=int, help="shorten or stretch the recipe to this many epochs")
+    run.add_argument("--epochs", type=int, help="shorten or stretch the recipe to this many epochs (0: evaluate the untrained model)")
     run.add_argument("--max-iters", type=int, help="cap iterations per epoch (smoke tests)")
     run.add_argument("--batch-size", type=int, help="override every stage's batch size")
     run.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), help="override the input size")
@@ -157,6 +157,8 @@ def command_leaderboard(args, plugins):
     from .leaderboard import write_leaderboards
 
     report = write_leaderboards(args.results, args.out, plugins)
+    for folder in report.missing_dirs:
+        print(f"warning: no result folder {folder}", file=sys.stderr)
     for path, reason in report.skipped:
         print(f"warning: skipped {path}: {reason}", file=sys.stderr)
     for path in report.written:

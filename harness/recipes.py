@@ -64,7 +64,9 @@ def resolve_recipe(method, protocol, recipe_name="paper", *, epochs=None, batch_
         recipe = recipe.with_epochs(protocol.max_epochs)
     if input_size:
         recipe = replace(recipe, input_size=tuple(input_size))
-    if epochs:
+    if epochs == 0:  # evaluate the untrained model: a chance-level reference
+        recipe = replace(recipe, stages=tuple(replace(stage, epochs=0) for stage in recipe.stages))
+    elif epochs:
         recipe = recipe.with_epochs(epochs)
     if batch_size:
         recipe = replace(recipe, stages=tuple(replace(stage, batch_size=batch_size) for stage in recipe.stages))

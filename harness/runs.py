@@ -193,7 +193,7 @@ def run(config, plugins, log=print):
         "evaluation": {**evaluation.details, "trials": protocol.trials, "test_features": recipe.test_features},
         "params": params,
         "flops": flops,
-        "backbone": method.backbone,
+        "backbone": method.variant(variant).backbone or method.backbone,
         "input_size": list(recipe.input_size),
         "train": {"epochs": recipe.epochs, "iterations": stats.iterations,
                   "images_per_s": stats.images_per_s, "wall_s": stats.wall_s},
@@ -207,7 +207,7 @@ def run(config, plugins, log=print):
         "finished_at": utc_now(),
         "wall_s": time.perf_counter() - started,
         "resumed": stats.resumed,
-        "run_dir": os.path.abspath(folder),
+        "run_dir": folder,
     }
     path = write_record(os.path.join(config.output, "results"), record)
     log(f"metrics: {json.dumps(record['metrics'])}")

@@ -186,12 +186,14 @@ class LossTerm:
 
 @dataclass(frozen=True)
 class Variant:
-    """A named ablation switch set: model keyword arguments and the loss terms it keeps."""
+    """A named ablation switch set: model keyword arguments, the loss terms it keeps, their weights,
+    and the backbone when the variant changes it (e.g. ResNet-101)."""
 
     description: str = ""
     model_kwargs: dict = field(default_factory=dict)
     loss_terms: Optional[tuple] = None
     loss_weights: dict = field(default_factory=dict)
+    backbone: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ import os
 import pytest
 import torch
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# one thread: on 2 shared cores, two-thread BLAS in each test process is several times slower
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session", autouse=True)

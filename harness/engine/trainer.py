@@ -116,6 +116,14 @@ class Trainer:
         for optimizer in [self.optimizer, *own_optimizers]:
             optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
+        for name in self.active_terms:
+            # A loss module with its own optimizer (class centres) steps on the gradient of its
+            # *unweighted* term, as Bag of Tricks and MSReID's code do: undo the term's weight.
+            if name in self.loss_optimizers and self.terms[name].weight != 0:
+                self.scaler.unscale_(self.loss_optimizers[name])
+                for parameter in self.loss_modules[name].parameters():
+                    if parameter.grad is not None:
+                        parameter.grad.div_(self.terms[name].weight)
         for optimizer in [self.optimizer, *own_optimizers]:
             self.scaler.step(optimizer)
         self.scaler.update()
