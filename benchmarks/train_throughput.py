@@ -25,7 +25,7 @@ from reid_bench.runs import model_complexity
 def measure(plugins, method_name, variant, batch_size, input_size, iters, warmup, device, num_classes=751):
     method = plugins.method_for_plugin(method_name)
     variant = variant or method.default_variant
-    protocol = plugins.datasets.get("market1501") if "market1501" in plugins.datasets else plugins.datasets.get("synthetic")
+    protocol = plugins.datasets.get("market1501")
     recipe = method.paper_recipe(protocol)
     stage = recipe.stages[-1]
     model = plugins.models.get(method.model)(num_classes, task="reid", input_size=tuple(input_size), pretrained=False,

@@ -1,6 +1,6 @@
 """Protocols the harness ships: the embedded ``synthetic`` set, the public re-id benchmarks and
 CIFAR-100 for the classification track. Each dataset's module checks its on-disk layout and never
-downloads (see docs/datasets.md)."""
+downloads (see the README, "Datasets and protocols")."""
 
 
 def builtin_protocols():
