@@ -3,7 +3,8 @@
 import os
 import re
 
-from .layout import check_images
+from . import torchreid_reader
+from .layout import check_images, check_trial
 
 SPLIT_FOLDERS = ("bounding_box_train", "query", "bounding_box_test")
 
@@ -29,3 +30,14 @@ def check_folders(layout, root, data_dir, name_is_valid):
         problems += check_images(os.path.join(data_dir, name), name_is_valid)
     if problems:
         raise layout.error(root, problems)
+
+
+def load(name, layout, root, data_dir, name_is_valid, published, allow_partial, trial):
+    """Check the folders, read them with torchreid's reader registered as ``name``, and check the
+    published split sizes: the whole load of a dataset in this layout."""
+    check_trial(name, trial, 1)
+    check_folders(layout, root, data_dir, name_is_valid)
+    dataset = torchreid_reader.read(name, root)
+    splits = torchreid_reader.to_splits(dataset.train, dataset.query, dataset.gallery)
+    layout.check_sizes(root, torchreid_reader.counts(splits), published, allow_partial)
+    return splits

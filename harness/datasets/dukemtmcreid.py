@@ -8,8 +8,8 @@ import os
 import re
 
 from ..spec import ProtocolSpec
-from . import bounding_box, torchreid_reader
-from .layout import Layout, check_trial
+from . import bounding_box
+from .layout import Layout
 
 FOLDER = "dukemtmc-reid"
 DATA_FOLDER = "DukeMTMC-reID"
@@ -39,12 +39,8 @@ def name_is_valid(name):
 
 def load(root, allow_partial=False, trial=0):
     """Train/query/gallery of DukeMTMC-reID under ``root``; see :data:`LAYOUT`."""
-    check_trial("dukemtmcreid", trial, 1)
-    bounding_box.check_folders(LAYOUT, root, os.path.join(root, FOLDER, DATA_FOLDER), name_is_valid)
-    dataset = torchreid_reader.read("dukemtmcreid", root)
-    splits = torchreid_reader.to_splits(dataset.train, dataset.query, dataset.gallery)
-    LAYOUT.check_sizes(root, torchreid_reader.counts(splits), PUBLISHED, allow_partial)
-    return splits
+    return bounding_box.load("dukemtmcreid", LAYOUT, root, os.path.join(root, FOLDER, DATA_FOLDER), name_is_valid,
+                             PUBLISHED, allow_partial, trial)
 
 
 PROTOCOL = ProtocolSpec(

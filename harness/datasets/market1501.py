@@ -8,8 +8,8 @@ import os
 import re
 
 from ..spec import ProtocolSpec
-from . import bounding_box, torchreid_reader
-from .layout import Layout, check_trial
+from . import bounding_box
+from .layout import Layout
 
 FOLDER = "market1501"
 VERSION_FOLDER = "Market-1501-v15.09.15"
@@ -49,12 +49,8 @@ def data_dir(root):
 
 def load(root, allow_partial=False, trial=0):
     """Train/query/gallery of Market-1501 under ``root``; see :data:`LAYOUT`."""
-    check_trial("market1501", trial, 1)
-    bounding_box.check_folders(LAYOUT, root, data_dir(root), name_is_valid)
-    dataset = torchreid_reader.read("market1501", root)
-    splits = torchreid_reader.to_splits(dataset.train, dataset.query, dataset.gallery)
-    LAYOUT.check_sizes(root, torchreid_reader.counts(splits), PUBLISHED, allow_partial)
-    return splits
+    return bounding_box.load("market1501", LAYOUT, root, data_dir(root), name_is_valid, PUBLISHED, allow_partial,
+                             trial)
 
 
 PROTOCOL = ProtocolSpec(
