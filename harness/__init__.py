@@ -14,6 +14,7 @@ from .hookspecs import hookimpl
 from .losses import BatchHardTripletTerm, CrossEntropyTerm, pairwise_distances, same_identity_mask
 from .spec import (
     Augment,
+    Budget,
     ClassificationSplits,
     LossTerm,
     LRSchedule,
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Augment",
     "BatchHardTripletTerm",
+    "Budget",
     "CrossEntropyTerm",
     "ClassificationSplits",
     "DatasetLayoutError",

@@ -61,14 +61,27 @@ def find_imagenet_weights(arch, pretrained):
     )
 
 
+def zero_init_residuals(module):
+    """Start every residual block of ``module`` as the identity: the last BatchNorm of each block's
+    residual branch gets weight 0 (Goyal et al. 2017, "Accurate, Large Minibatch SGD", Sec. 5.1;
+    torchvision's ``zero_init_residual``). A deep ResNet trained from scratch then behaves like a
+    shallow one at first and learns in far fewer iterations; pretrained weights overwrite it."""
+    for block in module.modules():
+        last_norm = getattr(block, "bn3", None) if hasattr(block, "conv3") else getattr(block, "bn2", None)
+        if hasattr(block, "conv1") and hasattr(block, "downsample") and isinstance(last_norm, torch.nn.BatchNorm2d):
+            torch.nn.init.zeros_(last_norm.weight)
+    return module
+
+
 def load_imagenet_weights(module, arch, pretrained, strict=True):
-    """Load ``arch``'s ImageNet weights into ``module`` (no-op when ``pretrained`` is falsy).
+    """Load ``arch``'s ImageNet weights into ``module``; without ``pretrained`` the module trains
+    from scratch and its residual blocks start as the identity (:func:`zero_init_residuals`).
 
     With ``strict=False`` keys the module does not have (a classifier, auxiliary heads) are skipped,
     but every parameter the module and the file share must match in shape.
     """
     if not pretrained:
-        return module
+        return zero_init_residuals(module)
     state = torch.load(find_imagenet_weights(arch, pretrained), map_location="cpu", weights_only=True)
     if not strict:
         own = module.state_dict()

@@ -50,7 +50,7 @@ def uniform_recipe(method, protocol):
 
 
 def resolve_recipe(method, protocol, recipe_name="paper", *, epochs=None, batch_size=None, input_size=None):
-    """The recipe a run uses: chosen by name, then the protocol's input size and epoch cap, then
+    """The recipe a run uses: chosen by name, then the protocol's input size and budget, then
     the user's ``--epochs`` / ``--batch-size`` / ``--input-size``."""
     if recipe_name == "paper":
         recipe = method.paper_recipe(protocol)
@@ -60,8 +60,8 @@ def resolve_recipe(method, protocol, recipe_name="paper", *, epochs=None, batch_
         raise UserError(f"unknown recipe {recipe_name!r}; expected one of {', '.join(RECIPES)}")
     if protocol.input_size:
         recipe = replace(recipe, input_size=tuple(protocol.input_size))
-    if protocol.max_epochs and recipe.epochs > protocol.max_epochs:
-        recipe = recipe.with_epochs(protocol.max_epochs)
+    if protocol.budget:
+        recipe = recipe.with_budget(protocol.budget)
     if input_size:
         recipe = replace(recipe, input_size=tuple(input_size))
     if epochs == 0:  # evaluate the untrained model: a chance-level reference

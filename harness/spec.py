@@ -97,11 +97,35 @@ class Stage:
 
     epochs: int
     batch_size: int
-    sampler: SamplerSpec = SamplerSpec()
+    sampler: SamplerSpec = SamplerSpec("identity", {"num_instances": 4})
     optimizer: OptimizerSpec = OptimizerSpec()
     schedule: LRSchedule = LRSchedule()
     loss_terms: Optional[tuple] = None
     name: str = "train"
+
+    def with_batch_size(self, batch_size):
+        """The stage with batches of ``batch_size`` images, rounded down to whole identities when
+        its sampler takes a ``num_instances`` argument (P x K)."""
+        per_identity = self.sampler.kwargs.get("num_instances", 1)
+        return replace(self, batch_size=max(per_identity, batch_size // per_identity * per_identity))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A protocol's fixed training budget, imposed on every recipe run on it (the embedded
+    ``synthetic`` protocol's CPU-sized one).
+
+    The recipe keeps its optimizer and learning rate, loss terms, samplers and augmentations; its
+    stages are scaled to ``epochs`` in total (:meth:`Recipe.with_epochs`), each stage's batches
+    hold ``batch_size`` images (:meth:`Stage.with_batch_size`) and its learning rate follows
+    ``schedule``, written for ``epochs`` and scaled to the stage's length. The paper's own schedule
+    is not kept: compressed from 120 epochs to a dozen it would cut the learning rate after a few
+    hundred iterations, before a network trained from scratch has learnt anything.
+    """
+
+    epochs: int
+    batch_size: int
+    schedule: LRSchedule
 
 
 @dataclass(frozen=True)
@@ -163,6 +187,16 @@ class Recipe:
         )
         transforms = tuple(replace(a, start_epoch=round(a.start_epoch * ratio)) for a in self.train_transforms)
         return replace(self, stages=stages, train_transforms=transforms)
+
+    def with_budget(self, budget):
+        """The recipe run under a protocol's :class:`Budget`."""
+        recipe = self.with_epochs(budget.epochs)
+        stages = tuple(
+            replace(stage.with_batch_size(budget.batch_size),
+                    schedule=budget.schedule.scaled(stage.epochs / budget.epochs))
+            for stage in recipe.stages
+        )
+        return replace(recipe, stages=stages)
 
     def to_dict(self):
         return asdict(self)
@@ -309,8 +343,8 @@ class ProtocolSpec:
     :class:`reid_bench.errors.DatasetLayoutError` naming ``layout`` when the folder is not as expected.
     ``root=None`` means the protocol's default location (only the embedded ``synthetic`` has one).
     ``trials`` > 1 averages metrics over that many splits (CUHK03 classic). ``input_size`` and
-    ``max_epochs``, when set, override every recipe on this protocol (small images; a CPU-sized
-    budget). ``pretrained_default`` is whether runs use ImageNet weights unless told otherwise.
+    ``budget``, when set, override every recipe on this protocol (small images; a CPU-sized
+    :class:`Budget`). ``pretrained_default`` is whether runs use ImageNet weights unless told otherwise.
     """
 
     name: str
@@ -322,7 +356,7 @@ class ProtocolSpec:
     url: str = ""
     trials: int = 1
     input_size: Optional[tuple] = None
-    max_epochs: Optional[int] = None
+    budget: Optional[Budget] = None
     pretrained_default: bool = True
 
     @property

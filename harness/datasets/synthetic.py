@@ -26,10 +26,14 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from ..errors import DatasetLayoutError
-from ..spec import ProtocolSpec, ReidSplits
+from ..spec import Budget, LRSchedule, ProtocolSpec, ReidSplits
 
 GENERATOR_VERSION = 1
 IMAGE_SIZE = (128, 64)  # height, width of the written crops
+INPUT_SIZE = (64, 32)  # height, width the networks see: a CPU-sized input
+#: Every recipe on ``synthetic`` trains from scratch for 16 epochs of 32-image batches (~540
+#: iterations), its learning rate warmed up over the first epoch and cut x0.1 for the last two.
+CPU_BUDGET = Budget(epochs=16, batch_size=32, schedule=LRSchedule(warmup_epochs=1, warmup_start=0.1, milestones=(14,)))
 NUM_CAMERAS = 6
 NUM_TRAIN_IDS = 120
 NUM_TEST_IDS = 100
@@ -328,7 +332,7 @@ PROTOCOL = ProtocolSpec(
     split=f"{NUM_TRAIN_IDS} train ids / {NUM_TEST_IDS} test ids, {NUM_CAMERAS} cameras, distractors",
     load=load,
     layout=LAYOUT,
-    input_size=IMAGE_SIZE,
-    max_epochs=12,
+    input_size=INPUT_SIZE,
+    budget=CPU_BUDGET,
     pretrained_default=False,
 )

@@ -1,7 +1,7 @@
 """Recipes, schedules and method resolution."""
 import pytest
 
-from reid_bench import Augment, LossTerm, LRSchedule, MethodSpec, OptimizerSpec, Recipe, SamplerSpec, Stage, Variant
+from reid_bench import Augment, Budget, LossTerm, LRSchedule, MethodSpec, OptimizerSpec, Recipe, SamplerSpec, Stage, Variant
 from reid_bench.errors import UnknownNameError
 
 
@@ -27,7 +27,7 @@ def two_stage_recipe():
     return Recipe("paper", (
         Stage(150, 128, SamplerSpec("random"), OptimizerSpec("sgd", lr=0.1), LRSchedule(step_every=50),
               loss_terms=("softmax",), name="one"),
-        Stage(150, 72, SamplerSpec("identity"), OptimizerSpec("sgd", lr=1e-4), LRSchedule(step_every=50), name="two"),
+        Stage(150, 72, SamplerSpec("identity", {"num_instances": 4}), OptimizerSpec("sgd", lr=1e-4), LRSchedule(step_every=50), name="two"),
     ), train_transforms=(Augment("random_flip"), Augment("random_erase", start_epoch=50)))
 
 
@@ -46,6 +46,25 @@ def test_with_epochs_scales_stages_schedules_and_augmentations():
     assert [s.epochs for s in short.stages] == [6, 6]
     assert short.stages[0].schedule.step_every == 2
     assert short.train_transforms[1].start_epoch == 2
+
+
+def test_budget_replaces_length_batch_and_schedule_and_keeps_the_optimizer():
+    budget = Budget(epochs=16, batch_size=30, schedule=LRSchedule(warmup_epochs=1, warmup_start=0.1, milestones=(14,)))
+    short = two_stage_recipe().with_budget(budget)
+    assert [s.epochs for s in short.stages] == [8, 8]
+    # random batches take 30 images; P x K with K = 4 rounds down to 7 identities x 4 = 28
+    assert [s.batch_size for s in short.stages] == [30, 28]
+    assert [s.optimizer.lr for s in short.stages] == [0.1, 1e-4]
+    # the budget's schedule, written for 16 epochs, scaled to each 8-epoch stage: warm-up 1, step at 7
+    assert [short.stages[0].schedule.factor(e) for e in (0, 1, 6, 7)] == pytest.approx([0.1, 1.0, 1.0, 0.1])
+    assert short.stages[1].schedule == short.stages[0].schedule
+    assert short.train_transforms[1].start_epoch == round(50 * 16 / 300)
+
+
+def test_stage_batch_size_never_drops_below_one_identity():
+    stage = Stage(1, 64, SamplerSpec("identity", {"num_instances": 3}))
+    assert stage.with_batch_size(32).batch_size == 30
+    assert stage.with_batch_size(2).batch_size == 3
 
 
 def test_variant_and_recipe_select_loss_terms():
