@@ -175,7 +175,7 @@ class Recipe:
     def with_epochs(self, epochs):
         """The same recipe cut or stretched to ``epochs`` in total: stages, their schedules and
         augmentation start epochs scaled in proportion (each stage keeps at least one epoch). Used
-        for CPU-sized budgets (``--epochs``, the synthetic protocol's cap)."""
+        for short runs (``--epochs``) and a protocol's :class:`Budget`."""
         total = self.epochs
         ratio = epochs / total
         scaled = [max(1, round(stage.epochs * ratio)) for stage in self.stages]

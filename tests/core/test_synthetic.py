@@ -51,3 +51,22 @@ def test_cameras_change_colour_and_brightness():
     bright = [np.asarray(synthetic.render(identity, 2, np.random.default_rng(s))).mean() for s in range(8)]
     dark = [np.asarray(synthetic.render(identity, 4, np.random.default_rng(s))).mean() for s in range(8)]
     assert np.mean(bright) > 1.5 * np.mean(dark)
+
+
+def test_every_recipe_on_synthetic_runs_under_its_cpu_budget():
+    """Paper and uniform recipes alike: 64x32 input, 16 epochs, 32-image batches rounded down to whole
+    identities, one warm-up epoch and x0.1 for the last two; each method keeps its own optimizer."""
+    from reid_bench.plugin_manager import load_plugins
+    from reid_bench.recipes import resolve_recipe
+
+    plugins = load_plugins()
+    protocol = plugins.datasets.get("synthetic")
+    baseline = resolve_recipe(plugins.methods.get("baseline"), protocol, "paper")
+    assert baseline.input_size == (64, 32) and baseline.epochs == 16
+    (stage,) = baseline.stages
+    assert stage.batch_size == 32 and stage.optimizer.lr == 3.5e-4
+    assert [stage.schedule.factor(e) for e in (0, 1, 13, 14, 15)] == [0.1, 1.0, 1.0, 0.1, 0.1]
+    msreid = resolve_recipe(plugins.methods.get("msreid"), protocol, "paper")
+    assert msreid.stages[0].batch_size == 30 and msreid.stages[0].optimizer.lr == 1.5e-3  # 10 ids x 3
+    self_attention = resolve_recipe(plugins.methods.get("self_attention"), protocol, "uniform")
+    assert self_attention.epochs == 16 and self_attention.stages[0].batch_size == 32
