@@ -6,7 +6,8 @@ and the paper plugins, found in the plugin registry, not listed here) this runs
     reid-bench run --plugin METHOD --dataset synthetic --recipe uniform --seeds 0 1 [--epochs E] \
         --no-pretrained --overwrite --no-progress --output runs/synthetic-leaderboard
 
-in its own process (one method failing does not stop the others; ``--jobs`` runs that many at once,
+in its own process, plus the baseline with ``--epochs 0`` (untrained, the chance-level reference row;
+one method failing does not stop the others; ``--jobs`` runs that many at once,
 sharing the CPU threads between them), copies the result records it wrote into
 ``leaderboards/results/synthetic/`` (replacing earlier records of the same method, variant and seed)
 and regenerates ``leaderboards/`` with ``reid-bench leaderboard``.
@@ -38,6 +39,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROTOCOL = "synthetic"
 BUILTIN_PLUGIN_PACKAGE = "reid_bench.plugins."
+REFERENCE = "baseline"
 
 
 def builtin_methods(plugins):
@@ -48,15 +50,17 @@ def builtin_methods(plugins):
     ]
 
 
-def run_method(method, args):
-    """Train and evaluate ``method`` on every seed in a child process (its own output folder, so
-    parallel runs never see each other's records); returns the record files it wrote."""
-    output = os.path.join(args.workdir, method)
+def run_method(method, args, epochs=None):
+    """Train (``epochs``, default ``args.epochs``; 0: untrained) and evaluate ``method`` on every seed
+    in a child process, in its own output folder so parallel runs never see each other's records;
+    returns the record files it wrote."""
+    epochs = args.epochs if epochs is None else epochs
+    output = os.path.join(args.workdir, method if epochs != 0 else f"{method}-untrained")
     command = [
         sys.executable, "-m", "reid_bench", "run", "--plugin", method, "--dataset", PROTOCOL,
         "--recipe", "uniform", "--seeds", *map(str, args.seeds), "--no-pretrained", "--no-progress",
         "--output", os.path.relpath(output, REPO), "--resume" if args.resume else "--overwrite",
-        *(["--epochs", str(args.epochs)] if args.epochs else []),
+        *(["--epochs", str(epochs)] if epochs is not None else []),
     ]
     threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
@@ -72,11 +76,13 @@ def run_method(method, args):
 
 
 def _identity(path):
-    """``(method, variant, protocol, recipe_name, seed)`` of a record file, ``None`` if unreadable."""
+    """``(method, variant, protocol, recipe_name, training epochs, seed)`` of a record file, ``None``
+    if unreadable."""
     try:
         with open(path) as stream:
             record = json.load(stream)
-        return tuple(record[key] for key in ("method", "variant", "protocol", "recipe_name", "seed"))
+        return (*(record[key] for key in ("method", "variant", "protocol", "recipe_name")), record["train"]["epochs"],
+                record["seed"])
     except (OSError, ValueError, TypeError, KeyError):
         return None
 
@@ -116,6 +122,8 @@ def main(argv=None):
     failed = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         runs = {pool.submit(run_method, method, args): method for method in methods}
+        if REFERENCE in methods:  # the untrained reference row: what chance looks like on this protocol
+            runs[pool.submit(run_method, REFERENCE, args, 0)] = f"{REFERENCE} (untrained)"
         for future in concurrent.futures.as_completed(runs):
             try:
                 store_records(future.result(), os.path.join(args.results, PROTOCOL))

@@ -29,11 +29,12 @@ def test_builtin_methods_are_those_of_the_shipped_plugins():
     assert script.builtin_methods(plugins) == ["baseline", "ccan"]
 
 
-def test_new_records_replace_those_of_the_same_method_variant_and_seed(tmp_path):
+def test_new_records_replace_those_of_the_same_method_variant_epochs_and_seed(tmp_path):
     script = _load_script()
     kept = write_records(tmp_path / "committed", [
         make_record(method="ccan", seed=0),
         make_record(method="baseline", seed=2),
+        make_record(method="baseline", seed=0, epochs=0, finished_at="2026-02-01T00:00:00+00:00"),  # untrained: own row
     ])
     replaced = write_records(tmp_path / "committed", [make_record(method="baseline", seed=0)])
     foreign = write_json(tmp_path / "committed" / "foreign.json", {"hello": 1})
