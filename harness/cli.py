@@ -116,10 +116,8 @@ def command_list(args, plugins):
     print("\nProtocols")
     for name, protocol in plugins.datasets.items():
         trials = f", {protocol.trials} trials" if protocol.trials > 1 else ""
-        if protocol.budget:
-            trials += f"; every recipe: {protocol.budget.epochs} epochs, batch {protocol.budget.batch_size}"
-        if protocol.input_size:
-            trials += f", input {protocol.input_size[0]}x{protocol.input_size[1]}"
+        if protocol.overrides:
+            trials += f"; every recipe: {protocol.overrides}"
         print(f"  {name:<26} {protocol.task:<15} {protocol.split}{trials}")
     print(f"\nRecipes: {', '.join(RECIPES)}")
     if plugins.problems:

@@ -362,3 +362,13 @@ class ProtocolSpec:
     @property
     def metrics(self):
         return REID_METRICS if self.task == "reid" else CLASSIFICATION_METRICS
+
+    @property
+    def overrides(self):
+        """What this protocol imposes on every recipe, in words (``""`` when nothing)."""
+        parts = []
+        if self.budget:
+            parts.append(f"{self.budget.epochs} epochs, batch {self.budget.batch_size}")
+        if self.input_size:
+            parts.append(f"input {self.input_size[0]}x{self.input_size[1]}")
+        return ", ".join(parts)

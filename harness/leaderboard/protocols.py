@@ -19,6 +19,7 @@ class ProtocolPage:
     task: str
     title: str
     split: str = ""
+    overrides: str = ""
 
 
 def _reported_task(metric_names):
@@ -32,7 +33,7 @@ def protocol_pages(records, methods, protocols):
     :class:`reid_bench.ProtocolSpec` objects; ``pages`` is sorted by protocol name.
     """
     pages = {
-        name: ProtocolPage(name, spec.task, spec.title or name, spec.split)
+        name: ProtocolPage(name, spec.task, spec.title or name, spec.split, spec.overrides)
         for name, spec in protocols.items()
     }
     by_protocol, skipped = {}, []

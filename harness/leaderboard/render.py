@@ -212,7 +212,9 @@ def render_page(page, rows, protocols):
     """The markdown of one protocol page. ``protocols`` maps registered protocol names to their
     specs (for naming the protocol a reported number was really measured on)."""
     parts = [f"# {page.title}", f"Protocol `{page.name}` ({TASK_LABELS[page.task]})"
-             + (f": {page.split}." if page.split else ".")]
+             + (f": {page.split}." if page.split else ".")
+             + (f" Every recipe runs at {page.overrides} here (fewer epochs where the recipe column says so)."
+                if page.overrides else "")]
     if rows:
         table, footnotes = render_table(page, rows, protocols)
         parts += [table] + ([footnotes] if footnotes else []) + [_legend(page.task, rows)]

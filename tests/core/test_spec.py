@@ -83,3 +83,12 @@ def test_variant_and_recipe_select_loss_terms():
     assert [t.name for t in method.loss_terms_for("full", recipe, stage)] == ["triplet"]
     with pytest.raises(UnknownNameError, match="available m variants: full, heavy, no_triplet"):
         method.variant("nope")
+
+
+def test_protocol_overrides_in_words():
+    from reid_bench import ProtocolSpec
+
+    budget = Budget(epochs=16, batch_size=32, schedule=LRSchedule())
+    spec = ProtocolSpec("p", "reid", "P", "split", load=None, input_size=(64, 32), budget=budget)
+    assert spec.overrides == "16 epochs, batch 32, input 64x32"
+    assert ProtocolSpec("q", "reid", "Q", "split", load=None).overrides == ""
