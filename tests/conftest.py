@@ -24,6 +24,23 @@ def reid_bench_cache(tmp_path_factory):
         os.environ["REID_BENCH_CACHE"] = previous
 
 
+@pytest.fixture(scope="session")
+def live_residuals():
+    """``live_residuals(model)``: give back the residual branches a from-scratch backbone starts without.
+
+    Without ImageNet weights every residual block starts as the identity (its last BatchNorm weight is
+    0, ``backbones.zero_init_residuals``), so on the first step no gradient reaches the convolutions
+    inside those branches. Tests that check every parameter gets a gradient set those weights to 1.
+    """
+    def revive(model):
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d) and not module.weight.detach().any():
+                torch.nn.init.ones_(module.weight)
+        return model
+
+    return revive
+
+
 SHORT_RUN = ["--epochs", "1", "--max-iters", "2", "--batch-size", "16", "--input-size", "64", "32",
              "--no-pretrained", "--workers", "0", "--no-progress"]
 

@@ -239,9 +239,9 @@ NEW_MODULES = ("mutual_attention", "embedding", "classifier", "verifier")
 
 
 @pytest.fixture(scope="module")
-def model():
+def model(live_residuals):
     torch.manual_seed(0)
-    return build_mutual_attention(5, input_size=(64, 32))
+    return live_residuals(build_mutual_attention(5, input_size=(64, 32)))
 
 
 @pytest.fixture(scope="module")

@@ -161,9 +161,9 @@ def test_depth_101_backbone():
 
 
 @pytest.fixture(scope="module")
-def full_model():
+def full_model(live_residuals):
     torch.manual_seed(0)
-    return build_self_attention_net(6, input_size=(64, 32))
+    return live_residuals(build_self_attention_net(6, input_size=(64, 32)))
 
 
 def test_train_outputs_and_gradients_reach_every_parameter(full_model):

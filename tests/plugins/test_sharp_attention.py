@@ -37,10 +37,10 @@ def spec(plugins):
 
 
 @pytest.fixture(scope="module")
-def full_model():
+def full_model(live_residuals):
     """The full model (four blocks, context-aware units), shared by the tests that only run it."""
     torch.manual_seed(0)
-    return build_sharp_attention_net(4, input_size=INPUT)
+    return live_residuals(build_sharp_attention_net(4, input_size=INPUT))
 
 
 @pytest.fixture
