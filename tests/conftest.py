@@ -41,6 +41,30 @@ def live_residuals():
     return revive
 
 
+@pytest.fixture(scope="session")
+def cancelled_biases():
+    """``cancelled_biases(model)``: names of the biases that sit right before a BatchNorm in a Sequential.
+
+    A train-mode BatchNorm subtracts the batch mean, so such a bias gets a zero gradient, up to float
+    noise whose size and sign depend on the CPU's summation order; gradient-reach tests require these
+    to have a gradient but not a non-zero one.
+    """
+    batch_norms = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)
+
+    def names(model):
+        cancelled = set()
+        for prefix, module in model.named_modules():
+            if not isinstance(module, torch.nn.Sequential):
+                continue
+            children = list(module.named_children())
+            for (name, layer), (_, following) in zip(children, children[1:]):
+                if isinstance(following, batch_norms) and getattr(layer, "bias", None) is not None:
+                    cancelled.add(f"{prefix}.{name}.bias" if prefix else f"{name}.bias")
+        return cancelled
+
+    return names
+
+
 SHORT_RUN = ["--epochs", "1", "--max-iters", "2", "--batch-size", "16", "--input-size", "64", "32",
              "--no-pretrained", "--workers", "0", "--no-progress"]
 

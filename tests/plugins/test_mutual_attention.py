@@ -257,15 +257,17 @@ def trained_step(model):
     return outputs, dict(model.attention_maps)
 
 
-def test_train_outputs_attention_maps_and_gradients(model, trained_step):
+def test_train_outputs_attention_maps_and_gradients(model, trained_step, cancelled_biases):
     outputs, maps = trained_step
     assert outputs["logits"].shape == (4, 5) and outputs["embedding"].shape == (4, 512)
     assert outputs["verification_logits"].shape == (2, 2)
     shapes = {name: tuple(m.shape) for name, m in maps.items()}
     assert shapes == {"mutual_layer3": (2, 4, 2), "mutual_layer4": (2, 2, 1)}  # (pairs, H, W)
     assert not any(m.requires_grad for m in maps.values())
-    no_grad = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
-    assert no_grad == []
+    assert [name for name, p in model.named_parameters() if p.grad is None] == []
+    cancelled = cancelled_biases(model)
+    assert cancelled == {"embedding.0.bias", "verifier.0.0.bias"}
+    assert [name for name, p in model.named_parameters() if name not in cancelled and not p.grad.abs().sum() > 0] == []
 
 
 def test_new_layers_have_kaiming_weights_and_zero_biases(model):
