@@ -43,18 +43,21 @@ def live_residuals():
 
 @pytest.fixture(scope="session")
 def cancelled_biases():
-    """``cancelled_biases(model)``: names of the biases that sit right before a BatchNorm in a Sequential.
+    """``cancelled_biases(model)``: names of the biases that sit right before a BatchNorm, in a Sequential
+    or in torchreid's conv-BN-ReLU ``ConvBlock``.
 
     A train-mode BatchNorm subtracts the batch mean, so such a bias gets a zero gradient, up to float
     noise whose size and sign depend on the CPU's summation order; gradient-reach tests require these
     to have a gradient but not a non-zero one.
     """
+    from torchreid.reid.models.hacnn import ConvBlock
+
     batch_norms = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)
 
     def names(model):
         cancelled = set()
         for prefix, module in model.named_modules():
-            if not isinstance(module, torch.nn.Sequential):
+            if not isinstance(module, (torch.nn.Sequential, ConvBlock)):
                 continue
             children = list(module.named_children())
             for (name, layer), (_, following) in zip(children, children[1:]):

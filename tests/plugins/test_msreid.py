@@ -14,17 +14,15 @@ NUM_CLASSES = 4
 TARGETS = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
 
 
-def inert_at_init(name):
-    """Parameters whose gradient is zero by construction at initialisation, not by a broken path.
-
-    - torchreid's ``ConvBlock`` keeps a convolution bias right before its BatchNorm, which the batch
-      statistics cancel;
-    - the spatial branch's stride-2 block scale ``spatial.down.bn.weight``: with the BN bias at its
-      initial 0, ``relu(w * x_hat)`` is ``w * relu(x_hat)``, and the next block's convolution and
-      train-mode BatchNorm remove that scale, so its gradient is zero up to BN's eps (float noise of
-      about 1e-7 whose sign and size depend on the CPU's summation order).
+def inert_at_init(module, cancelled_biases):
+    """Names of the parameters whose gradient is zero by construction at initialisation, not by a
+    broken path: the biases torchreid's ``ConvBlock`` keeps right before its BatchNorm, and the spatial
+    branch's stride-2 block scale ``spatial.down.bn.weight``: with the BN bias at its initial 0,
+    ``relu(w * x_hat)`` is ``w * relu(x_hat)``, and the next block's convolution and train-mode BatchNorm
+    remove that scale, so its gradient is zero up to BN's eps (float noise of about 1e-7).
     """
-    return name.endswith(("conv.bias", "spatial.down.bn.weight"))
+    down_scales = {name for name, _ in module.named_parameters() if name.endswith("spatial.down.bn.weight")}
+    return cancelled_biases(module) | down_scales
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +68,7 @@ def test_registration(plugins):
     assert not plugins.problems
 
 
-def test_soft_attention_is_in_unit_interval_and_reaches_every_parameter():
+def test_soft_attention_is_in_unit_interval_and_reaches_every_parameter(cancelled_biases):
     torch.manual_seed(0)
     attention = SoftAttention(32)
     x = torch.randn(3, 32, 7, 5)  # odd sizes: the upsampling returns to 7x5
@@ -81,16 +79,20 @@ def test_soft_attention_is_in_unit_interval_and_reaches_every_parameter():
     assert torch.allclose(attention.spatial.channel_pool(x), x.mean(1, keepdim=True), atol=1e-6)
     (y * torch.randn_like(y)).sum().backward()
     assert all(p.grad is not None for p in attention.parameters())
-    assert all(p.grad.abs().sum() > 0 for name, p in attention.named_parameters() if not inert_at_init(name))
+    inert = inert_at_init(attention, cancelled_biases)
+    assert inert == {"spatial.down.conv.bias", "spatial.down.bn.weight", "spatial.refine.conv.bias",
+                     "channel.conv1.conv.bias", "channel.conv2.conv.bias"}
+    assert all(p.grad.abs().sum() > 0 for name, p in attention.named_parameters() if name not in inert)
 
 
-def test_gradients_reach_every_new_parameter(trained_step):
+def test_gradients_reach_every_new_parameter(trained_step, cancelled_biases):
     model = trained_step[0]
     new = [(n, p) for n, p in model.named_parameters()
            if p.requires_grad and not n.startswith(("stem.", "stages."))]
     assert len(new) > 50
     assert [n for n, p in new if p.grad is None] == []
-    assert [n for n, p in new if not inert_at_init(n) and not p.grad.abs().sum() > 0] == []
+    inert = inert_at_init(model, cancelled_biases)
+    assert [n for n, p in new if n not in inert and not p.grad.abs().sum() > 0] == []
     assert not model.global_neck.bn.bias.requires_grad and not model.local_neck.bn.bias.requires_grad
 
 
