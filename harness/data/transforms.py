@@ -4,6 +4,10 @@ Names (see :class:`reid_bench.spec.Augment`):
 
 - ``random_flip``: horizontal flip, p = 0.5;
 - ``random_crop``: torchreid's ``Random2DTranslation`` (resize to 1.125x, random crop back; p = 0.5);
+- ``resize_crop``: resize the original image to ``factor`` (1.125) times the input size (each side
+  rounded), then ALWAYS take a random crop of the input size (CCAN Sec. 4.1: 288x144 -> 256x128). The
+  factor is relative to the recipe's input size, so a protocol with another input size (synthetic
+  64x32 -> 72x36) keeps the same ratio; the usual first resize to the input size is skipped;
 - ``pad_crop``: zero-pad by ``padding`` (10) pixels, random crop back to the input size;
 - ``random_resized_crop``: crop of area fraction ``scale`` and aspect ratio ``aspect`` (height/width),
   resized to the input size (torchvision's ``RandomResizedCrop``);
@@ -16,7 +20,7 @@ An augmentation with ``start_epoch`` > 0 is skipped until :meth:`EpochAwareCompo
 from torchreid.reid.data.transforms import Random2DTranslation, RandomErasing
 from torchvision import transforms as T
 
-PIL_STAGE = ("random_resized_crop", "random_crop", "random_flip", "pad_crop", "color_jitter")
+PIL_STAGE = ("random_resized_crop", "random_crop", "resize_crop", "random_flip", "pad_crop", "color_jitter")
 TENSOR_STAGE = ("random_erase",)
 KNOWN_AUGMENTS = PIL_STAGE + TENSOR_STAGE
 
@@ -49,6 +53,11 @@ def _pil_augment(augment, height, width):
         return T.RandomHorizontalFlip()
     if augment.name == "random_crop":
         return Random2DTranslation(height, width)
+    if augment.name == "resize_crop":
+        factor = params.get("factor", 1.125)
+        if factor < 1:
+            raise ValueError(f"resize_crop needs factor >= 1 (the crop is the input size), got {factor}")
+        return T.Compose([T.Resize((round(height * factor), round(width * factor))), T.RandomCrop((height, width))])
     if augment.name == "pad_crop":
         return T.Compose([T.Pad(params.get("padding", 10)), T.RandomCrop((height, width))])
     if augment.name == "color_jitter":
@@ -68,8 +77,11 @@ def build_train_transform(recipe, input_size):
     unknown = [name for name in names if name not in KNOWN_AUGMENTS]
     if unknown:
         raise ValueError(f"unknown augmentation(s) {unknown}; known: {', '.join(KNOWN_AUGMENTS)}")
+    late = [a.name for a in recipe.train_transforms if a.name == "resize_crop" and a.start_epoch > 0]
+    if late:
+        raise ValueError("resize_crop is what sizes the image: it cannot start after epoch 0")
     steps = []
-    if "random_resized_crop" not in names:
+    if not {"random_resized_crop", "resize_crop"} & set(names):  # those two resize the original themselves
         steps.append((T.Resize((height, width)), 0))
     ordered = sorted(recipe.train_transforms, key=lambda a: PIL_STAGE.index(a.name) if a.name in PIL_STAGE else 99)
     for augment in ordered:

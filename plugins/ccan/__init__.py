@@ -34,6 +34,11 @@ Decisions (PAPERS.md unless marked "here"):
 - LR: constant for 150 epochs then x0.1 every 50; with 200 epochs in all that is one step at epoch
   150 (``LRSchedule(milestones=(150,))``). lr 5e-4 on every protocol but CUHK03 (1e-3), MSMT17
   included. Random erasing from epoch 50 (``Augment(..., start_epoch=50)``).
+- Crop augmentation (Sec. 4.1: "first resized to 288x144 and then randomly cropped to 256x128"): the
+  harness's ``resize_crop`` with factor 1.125, applied to every training image (not torchreid's
+  ``Random2DTranslation``, which crops only half of the images and upsamples a 256x128 resize). The
+  factor is relative to the recipe's input size, so protocols with another input size keep the ratio
+  (synthetic 64x32: 72x36 -> 64x32); test images are only resized to the input size.
 - Here: on classification protocols (CIFAR-100) the ``FC_2`` heads of both branches become the
   class heads (all four loss terms stay) and eval returns the mean of the branches' logits; the recipe
   is the Market-1501 one. Variants with a single branch use that branch's terms and test feature.

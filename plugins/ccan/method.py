@@ -34,6 +34,9 @@ def paper_recipe(protocol):
 
     The paper keeps the lr constant for 150 epochs and then multiplies it by 0.1 every 50 epochs; over
     its 200 epochs that is a single step, at epoch 150. Random erasing starts at epoch 50.
+    Training images are resized to 288x144 and always randomly cropped to 256x128 (``resize_crop``,
+    factor 1.125 of the input size, so a 64x32 protocol gets 72x36 -> 64x32), then flipped; test
+    images are resized to 256x128 only.
     """
     cuhk03 = protocol.name.startswith("cuhk03")
     margin = 1.5 if cuhk03 else 1.0
@@ -49,7 +52,7 @@ def paper_recipe(protocol):
         stages=(stage,),
         input_size=(256, 128),
         train_transforms=(
-            Augment("random_crop"),
+            Augment("resize_crop", {"factor": 1.125}),  # 288x144 -> random 256x128, every image
             Augment("random_flip"),
             Augment("random_erase", {"probability": 0.5}, start_epoch=50),
         ),

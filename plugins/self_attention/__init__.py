@@ -30,7 +30,21 @@ Decisions (PAPERS.md unless marked "ours"):
   schedule) are described in :mod:`.method`.
 - Table 1 settings 2 and 7 (quadruplet loss without softmax) are not variants: a recipe depends on the
   protocol only and the paper's stage 1 trains softmax (+ SAC), so such a variant would have no stage 1
-  of its own (ours). Setting 4 is not registered: its switches are lost in the seed text.
+  of its own (ours).
+- Table 1 setting 4 (72.7 / 85.6) is the ``no_dil`` variant (ours): the seed text lost the row's label
+  and check marks, but Sec. 4.3 reads "As we can see from Table 1 setting(6) and 4(8), changing the
+  way of convolution can improve mAP by a large margin", i.e. setting 4 differs from setting 8 (the
+  full method, 81.6 / 92.8) in DIL alone; the row's position (between 3(T) and 5) agrees.
+- ResNet-101 variants (``resnet101_softmax``, Table 4) declare ``backbone="resnet101"``, so their
+  records name the backbone they build.
+- CIFAR-100 input (Sec. 4.5 / Table 4 state none; ours): the network upsamples classification inputs
+  7x (bilinear, ``classification_upsample=7``), CIFAR's 32x32 to 224x224, the resolution torchvision's
+  ImageNet weights were trained at (Sec. 4.5: "the pretrained network is provided by torchvision").
+  At the native 32x32 the stride-32 ResNet of the softmax rows ends on 1x1 maps and, with DIL,
+  stage4-6 on 4x4 ones; an Eq. 1 map over a single position is the constant 1, so Table 4's comparison
+  could not be reproduced there. At 224x224 stage5 is 7x7 (plain) and stage4-6 28x28 (DIL). The
+  harness's ``cifar100`` protocol fixes the input size at 32x32 for every method, so the upsampling is
+  the network's first step (re-id inputs are never resized); FLOPs in records are those at 224x224.
 """
 from reid_bench import hookimpl
 

@@ -12,8 +12,15 @@ identity (or, on CIFAR-100, the 100-way) classifier. Global average pooling is t
 the concatenation: that equals pooling the concatenated map when the stages share a resolution, and
 keeps the multi-level feature defined without ``dil`` (Table 1 has multi-level rows without DIL).
 Without ``multi`` the feature comes from stage5 alone and stage6 is not built.
+
+Classification input (decision, see the plugin docstring): with ``task="classification"`` the network
+first upsamples its input ``classification_upsample`` times (bilinear; the method sets 7, so CIFAR-100's
+32x32 becomes 224x224, the resolution torchvision's ImageNet weights were trained at). At the native
+32x32 the plain ResNet's stage5 is a 1x1 map (4x4 for stage4-6 with ``dil``), on which the l2-normalised
+attention map of Eq. 1 is the constant 1. Re-id inputs are never resized.
 """
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import Bottleneck
 
@@ -53,11 +60,14 @@ class SelfAttentionNet(nn.Module):
     """
 
     def __init__(self, num_classes, task="reid", depth=50, pretrained=False, dil=True, multi=True,
-                 stage6_dilation=2):
+                 stage6_dilation=2, classification_upsample=1):
         super().__init__()
         if task not in ("reid", "classification"):
             raise ValueError(f"task must be 'reid' or 'classification', got {task!r}")
+        if classification_upsample < 1:
+            raise ValueError(f"classification_upsample must be >= 1, got {classification_upsample}")
         self.task = task
+        self.upsample = classification_upsample if task == "classification" else 1
         self.multi = multi
         backbone = resnet(depth, pretrained, replace_stride_with_dilation=[False, dil, dil])
         self.stage1 = nn.Sequential(backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool)
@@ -70,7 +80,12 @@ class SelfAttentionNet(nn.Module):
         self.attention_maps = {}
 
     def stage_outputs(self, images):
-        """``{"stage4": ..., "stage5": ...[, "stage6": ...]}`` feature maps of a batch."""
+        """``{"stage4": ..., "stage5": ...[, "stage6": ...]}`` feature maps of a batch (classification
+        inputs upsampled ``classification_upsample`` times first)."""
+        if self.upsample != 1:
+            height, width = images.shape[-2:]
+            size = (round(height * self.upsample), round(width * self.upsample))
+            images = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
         x = self.stage3(self.stage2(self.stage1(images)))
         outputs = {"stage4": self.stage4(x)}
         outputs["stage5"] = self.stage5(outputs["stage4"])
@@ -92,8 +107,9 @@ class SelfAttentionNet(nn.Module):
 
 
 def build_self_attention_net(num_classes, *, task="reid", input_size=(256, 128), pretrained=False, depth=50,
-                             dil=True, multi=True, stage6_dilation=2):
+                             dil=True, multi=True, stage6_dilation=2, classification_upsample=1):
     """Model builder (registered as ``self_attention``). ``input_size`` is not needed: every layer
-    after the convolutions is global-pooled, so any input size works."""
+    after the convolutions is global-pooled, so any input size works. ``classification_upsample``
+    (a factor, sides rounded) only acts when ``task="classification"``."""
     return SelfAttentionNet(num_classes, task=task, depth=depth, pretrained=pretrained, dil=dil, multi=multi,
-                            stage6_dilation=stage6_dilation)
+                            stage6_dilation=stage6_dilation, classification_upsample=classification_upsample)

@@ -271,11 +271,52 @@ def test_paper_recipe(name, lr, margin):
     assert [stage.schedule.factor(e) for e in (0, 149, 150, 199)] == pytest.approx([1, 1, 0.1, 0.1])
     assert recipe.input_size == (256, 128)
     assert {(a.name, a.start_epoch) for a in recipe.train_transforms} == {
-        ("random_crop", 0), ("random_flip", 0), ("random_erase", 50)}
+        ("resize_crop", 0), ("random_flip", 0), ("random_erase", 50)}
     terms = {t.name: t for t in METHOD.loss_terms_for("ccan", recipe)}
     assert {n: t.kwargs["margin"] for n, t in terms.items() if t.loss == "ccan_semi_hard_triplet"} == {
         "triplet_global": margin, "triplet_local": margin}
     assert terms["ce_global"].kwargs == {"output": "logits_global", "label_smooth": 0.1}
+
+
+@pytest.mark.parametrize("synthetic, enlarged, size", [(False, (288, 144), (256, 128)), (True, (72, 36), (64, 32))])
+def test_train_images_are_resized_to_1_125x_and_always_randomly_cropped(synthetic, enlarged, size):
+    """Sec. 4.1: resize the original to 288x144, random 256x128 crop (every image), flip; the same
+    1.125 ratio on the synthetic protocol's 64x32 input; test images only resized."""
+    from PIL import Image
+    from torchvision import transforms as T
+
+    from reid_bench.data.transforms import build_test_transform, build_train_transform
+    from reid_bench.datasets.synthetic import PROTOCOL as SYNTHETIC
+    from reid_bench.recipes import resolve_recipe
+
+    recipe = resolve_recipe(METHOD, SYNTHETIC) if synthetic else METHOD.paper_recipe(protocol("market1501"))
+    assert tuple(recipe.input_size) == size
+    transform = build_train_transform(recipe, recipe.input_size)
+    transform.set_epoch(0)  # before random erasing starts
+    first, _ = transform.steps[0]
+    resize, crop = first.transforms  # no resize to the input size in front of it
+    assert (tuple(resize.size), tuple(crop.size)) == (enlarged, size)
+    mean = torch.tensor(recipe.norm_mean).view(3, 1, 1)
+    std = torch.tensor(recipe.norm_std).view(3, 1, 1)
+    generator = torch.Generator().manual_seed(0)
+    image = Image.fromarray((torch.rand(150, 61, 3, generator=generator) * 255).to(torch.uint8).numpy())
+    resized = T.ToTensor()(T.Resize(enlarged)(image))
+    torch.manual_seed(0)
+    offsets = set()
+    for _ in range(8):
+        output = transform(image) * std + mean  # undo the normalisation
+        assert output.shape == (3, *size)
+        found = [(top, left, flip)
+                 for flip in (False, True)
+                 for top in range(enlarged[0] - size[0] + 1)
+                 for left in range(enlarged[1] - size[1] + 1)
+                 if torch.allclose(output.flip(2) if flip else output,
+                                   resized[:, top:top + size[0], left:left + size[1]], atol=1e-5)]
+        assert len(found) == 1, "every training image is a crop of the 1.125x resize of the original"
+        offsets.add(found[0][:2])
+    assert len(offsets) > 2
+    test = build_test_transform(recipe, recipe.input_size)(image) * std + mean
+    torch.testing.assert_close(test, T.ToTensor()(T.Resize(size)(image)), atol=1e-5, rtol=0)
 
 
 def test_registration(plugins):

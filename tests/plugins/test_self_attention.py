@@ -160,6 +160,55 @@ def test_depth_101_backbone():
     assert len(model.stage4) == 23 and len(model.stage6) == 3
 
 
+@pytest.mark.parametrize("kwargs, sizes", [
+    ({}, {"stage4": (28, 28), "stage5": (28, 28), "stage6": (28, 28)}),
+    ({"dil": False, "multi": False}, {"stage4": (14, 14), "stage5": (7, 7)}),
+])
+def test_classification_input_is_upsampled_7x_to_224(kwargs, sizes):
+    """Decision (Table 4): CIFAR's 32x32 reaches the ResNet as 224x224, so stage5 is 7x7 (not 1x1)."""
+    model = meta_model(task="classification", **{**METHOD.model_kwargs, **kwargs}).eval()
+    assert model(torch.empty(2, 3, 32, 32, device="meta")).shape == (2, 10)
+    assert {name: tuple(att.shape[1:]) for name, att in model.attention_maps.items()} == sizes
+
+
+def test_reid_input_is_never_upsampled():
+    model = meta_model(task="reid", **METHOD.model_kwargs).eval()
+    model(torch.empty(2, 3, 64, 32, device="meta"))
+    assert {name: tuple(att.shape[1:]) for name, att in model.attention_maps.items()} == {
+        "stage4": (8, 4), "stage5": (8, 4), "stage6": (8, 4)}
+
+
+def test_classification_upsampling_is_bilinear_and_gives_attention_room():
+    torch.manual_seed(0)
+    images = torch.randn(2, 3, 32, 32)
+    seen = {}
+    native = build_self_attention_net(10, task="classification", dil=False, multi=False).eval()
+    upsampled = build_self_attention_net(10, task="classification", dil=False, multi=False,
+                                         classification_upsample=2).eval()
+    upsampled.stage1.register_forward_pre_hook(lambda module, args: seen.update(input=args[0]))
+    with torch.no_grad():
+        native(images)
+        # at the native size stage5 is one position: its l2-normalised attention map is the constant 1
+        assert native.attention_maps["stage5"].shape == (2, 1, 1)
+        torch.testing.assert_close(native.attention_maps["stage5"], torch.ones(2, 1, 1), atol=1e-6, rtol=0)
+        upsampled(images)
+    expected = torch.nn.functional.interpolate(images, size=(64, 64), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(seen["input"], expected, atol=1e-6, rtol=0)
+    # hand check of one interpolated pixel: output row/col 1 sits at source 0.25 between pixels 0 and 1
+    a = images[0, 0]
+    hand = 0.75 * 0.75 * a[0, 0] + 0.75 * 0.25 * a[0, 1] + 0.25 * 0.75 * a[1, 0] + 0.25 * 0.25 * a[1, 1]
+    assert seen["input"][0, 0, 1, 1].item() == pytest.approx(hand.item(), abs=1e-5)
+    att = upsampled.attention_maps["stage5"]
+    assert att.shape == (2, 2, 2)
+    torch.testing.assert_close(att.flatten(1).norm(dim=1), torch.ones(2), atol=1e-5, rtol=0)
+    assert (att.flatten(1).max(dim=1).values < 0.999).all()  # more than one position carries weight
+
+
+def test_classification_upsample_must_not_shrink():
+    with pytest.raises(ValueError, match="classification_upsample"):
+        meta_model(task="classification", classification_upsample=0.5)
+
+
 @pytest.fixture(scope="module")
 def full_model(live_residuals):
     torch.manual_seed(0)
@@ -208,11 +257,32 @@ def test_the_two_stages_switch_losses_sampler_and_lr_at_epoch_150():
     assert stage_summary(recipe, 150, "full_triplet")[0] == {"softmax", "triplet", "sac"}
 
 
-def test_cifar100_recipe_trains_softmax_and_sac_at_32x32():
+def test_cifar100_recipe_trains_softmax_and_sac_at_32x32_upsampled_by_the_network():
     recipe = METHOD.paper_recipe(protocol("cifar100", "classification"))
     assert len(recipe.stages) == 1 and recipe.input_size == (32, 32)
     assert stage_summary(recipe, 0)[0] == {"softmax", "sac"}
     assert stage_summary(recipe, 0, "resnet50_softmax")[0] == {"softmax"}
+    for variant in ("full", "resnet50_softmax", "resnet101_softmax"):
+        assert METHOD.model_kwargs_for(variant)["classification_upsample"] == 7
+    notes = [r.note for r in METHOD.reported if r.protocol == "cifar100"]
+    assert len(notes) == 3 and all("224x224" in note for note in notes)
+
+
+def test_resnet101_variants_declare_their_backbone():
+    depth = {name: METHOD.model_kwargs_for(name)["depth"] for name in METHOD.variants}
+    assert depth["resnet101_softmax"] == 101
+    for name, variant in METHOD.variants.items():
+        assert (variant.backbone or METHOD.backbone) == f"resnet{depth[name]}", name
+
+
+def test_table1_setting4_is_the_full_method_without_dilation():
+    (setting4,) = METHOD.reported_for("market1501", "no_dil")
+    assert setting4.metrics == {"mAP": 72.7, "R1": 85.6} and setting4.source == "Table 1 setting 4"
+    (setting8,) = [r for r in METHOD.reported_for("market1501", "full") if not r.reranked]
+    assert setting8.metrics == {"mAP": 81.6, "R1": 92.8}
+    no_dil, full = METHOD.model_kwargs_for("no_dil"), METHOD.model_kwargs_for("full")
+    assert {k for k in full if full[k] != no_dil[k]} == {"dil"} and no_dil["dil"] is False
+    assert set(METHOD.variant("no_dil").loss_terms) == set(METHOD.variant("full").loss_terms)
 
 
 def test_registration_variants_and_reported_numbers():
@@ -264,9 +334,10 @@ def write_tiny_cifar100(root, train_size=48, test_size=20):
 
 
 def test_cli_short_run_on_a_tiny_cifar100(short_run, tmp_path):
+    """At 8x8 (the network upsamples 7x, to 56x56): 32x32 would run the dilated model at 224x224."""
     root = str(tmp_path / "cifar")
     write_tiny_cifar100(root)
-    record = short_run("self_attention", "--root", root, "--allow-partial", "--input-size", "32", "32",
+    record = short_run("self_attention", "--root", root, "--allow-partial", "--input-size", "8", "8",
                        dataset="cifar100")
-    assert record["protocol"] == "cifar100"
+    assert record["protocol"] == "cifar100" and record["input_size"] == [8, 8]
     assert 0.0 <= record["metrics"]["top1_err"] <= 100.0
