@@ -1,18 +1,24 @@
 """Measure the `synthetic` leaderboard: every built-in method's full model, at least two seeds each.
 
 For each method registered by a plugin shipped with reid-bench (``reid_bench.plugins.*``: the baseline
-and the paper plugins, found in the plugin registry, not listed here) this runs
+and the paper plugins, found in the plugin registry, not listed here) and each seed this runs
 
-    reid-bench run --plugin METHOD --dataset synthetic --recipe uniform --seeds 0 1 [--epochs E] \
-        --no-pretrained --overwrite --no-progress --output runs/synthetic-leaderboard
+    reid-bench run --plugin METHOD --dataset synthetic --recipe uniform --seeds SEED [--epochs E] \
+        --overwrite --no-progress --output runs/synthetic-leaderboard/METHOD-seedSEED
 
-in its own process, plus the baseline with ``--epochs 0`` (untrained, the chance-level reference row;
-one method failing does not stop the others; ``--jobs`` runs that many at once,
-sharing the CPU threads between them), copies the result records it wrote into
-``leaderboards/results/synthetic/`` (replacing earlier records of the same method, variant and seed)
-and regenerates ``leaderboards/`` with ``reid-bench leaderboard``.
+in its own process (one method failing does not stop the others; ``--jobs`` runs that many at once,
+sharing the CPU threads between them), plus three reference rows of the baseline:
 
-The schedule is CPU-sized: the synthetic protocol trains from scratch at 64x32 under its budget
+- untrained from scratch (``--epochs 0 --no-pretrained``): what chance looks like on this protocol;
+- untrained from the synthetic-pretrained weights (``--epochs 0``): what pretraining alone gives;
+- trained from scratch (``--no-pretrained``, first seed only): what the synthetic pretraining adds.
+
+It copies the result records into ``leaderboards/results/synthetic/`` (replacing earlier records of
+the same method, variant, training length, pretraining and seed) and regenerates ``leaderboards/``
+with ``reid-bench leaderboard``.
+
+The schedule is CPU-sized: the synthetic protocol fine-tunes the synthetic-pretrained backbones
+(:mod:`reid_bench.pretraining`, made once per architecture and cached) at 64x32 under its budget
 (16 epochs of 32-image batches, one warm-up epoch, x0.1 for the last two), shortened to ``--epochs``
 when given; the uniform recipe gives every method the same optimizer, P x K batches and
 augmentation, so the table compares methods, not recipes. The numbers say nothing about the
@@ -21,7 +27,7 @@ methods' accuracy on real data.
 Usage (from anywhere; paths default to this checkout)::
 
     python benchmarks/synthetic_leaderboard.py                    # all built-in methods, seeds 0 1
-    python benchmarks/synthetic_leaderboard.py --epochs 6 --jobs 2   # what the committed table used
+    python benchmarks/synthetic_leaderboard.py --jobs 2           # what the committed table used
     python benchmarks/synthetic_leaderboard.py --methods baseline ccan --seeds 0 1 2
 
 Exits with status 1 when a run failed (the leaderboards are regenerated from what exists anyway).
@@ -50,17 +56,19 @@ def builtin_methods(plugins):
     ]
 
 
-def run_method(method, args, epochs=None):
-    """Train (``epochs``, default ``args.epochs``; 0: untrained) and evaluate ``method`` on every seed
-    in a child process, in its own output folder so parallel runs never see each other's records;
-    returns the record files it wrote."""
+def run_method(method, seed, args, epochs=None, pretrained=True):
+    """Train (``epochs``, default ``args.epochs``; 0: untrained) and evaluate ``method`` with ``seed`` in
+    a child process, in its own output folder so parallel runs never see each other's records; returns
+    the record files it wrote."""
     epochs = args.epochs if epochs is None else epochs
-    output = os.path.join(args.workdir, method if epochs != 0 else f"{method}-untrained")
+    name = f"{method}{'-untrained' if epochs == 0 else ''}{'' if pretrained else '-scratch'}-seed{seed}"
+    output = os.path.join(args.workdir, name)
     command = [
         sys.executable, "-m", "reid_bench", "run", "--plugin", method, "--dataset", PROTOCOL,
-        "--recipe", "uniform", "--seeds", *map(str, args.seeds), "--no-pretrained", "--no-progress",
+        "--recipe", "uniform", "--seeds", str(seed), "--no-progress",
         "--output", os.path.relpath(output, REPO), "--resume" if args.resume else "--overwrite",
         *(["--epochs", str(epochs)] if epochs is not None else []),
+        *([] if pretrained else ["--no-pretrained"]),
     ]
     threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
@@ -69,20 +77,20 @@ def run_method(method, args, epochs=None):
     results = os.path.join(output, "results")
     before = set(glob.glob(os.path.join(results, "*.json")))
     status = subprocess.run(command, cwd=REPO, env=env).returncode
-    print(f"{method}: exit status {status} after {time.perf_counter() - started:.0f} s", flush=True)
+    print(f"{name}: exit status {status} after {time.perf_counter() - started:.0f} s", flush=True)
     if status != 0:
-        raise RuntimeError(f"reid-bench run for {method} exited with status {status}")
+        raise RuntimeError(f"reid-bench run for {name} exited with status {status}")
     return sorted(set(glob.glob(os.path.join(results, "*.json"))) - before)
 
 
 def _identity(path):
-    """``(method, variant, protocol, recipe_name, training epochs, seed)`` of a record file, ``None``
-    if unreadable."""
+    """``(method, variant, protocol, recipe_name, training epochs, pretrained, seed)`` of a record file,
+    ``None`` if unreadable."""
     try:
         with open(path) as stream:
             record = json.load(stream)
         return (*(record[key] for key in ("method", "variant", "protocol", "recipe_name")), record["train"]["epochs"],
-                record["seed"])
+                bool(record["pretrained"]), record["seed"])
     except (OSError, ValueError, TypeError, KeyError):
         return None
 
@@ -120,10 +128,15 @@ def main(argv=None):
     print(f"methods: {', '.join(methods)}; seeds {args.seeds}; epochs {args.epochs or 'of the budget'}; "
           f"{args.jobs} at once", flush=True)
     failed = []
+    jobs = [((method, seed, args), {}, method) for method in methods for seed in args.seeds]
+    if REFERENCE in methods:  # the reference rows (module docstring)
+        jobs += [((REFERENCE, seed, args), {"epochs": 0, "pretrained": False}, f"{REFERENCE} (untrained, scratch)")
+                 for seed in args.seeds]
+        jobs += [((REFERENCE, seed, args), {"epochs": 0}, f"{REFERENCE} (untrained, pretrained)")
+                 for seed in args.seeds]
+        jobs.append(((REFERENCE, args.seeds[0], args), {"pretrained": False}, f"{REFERENCE} (from scratch)"))
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        runs = {pool.submit(run_method, method, args): method for method in methods}
-        if REFERENCE in methods:  # the untrained reference row: what chance looks like on this protocol
-            runs[pool.submit(run_method, REFERENCE, args, 0)] = f"{REFERENCE} (untrained)"
+        runs = {pool.submit(run_method, *positional, **keywords): label for positional, keywords, label in jobs}
         for future in concurrent.futures.as_completed(runs):
             try:
                 store_records(future.result(), os.path.join(args.results, PROTOCOL))

@@ -1,6 +1,7 @@
 """ImageNet backbones from torchvision, with weights found offline or a clear error.
 
-Weights are never downloaded. They are looked up, by torchvision's own file names, in the folder
+Pretrained weights come from ImageNet or, on the embedded protocol, from the harness's own synthetic
+pretraining (:mod:`reid_bench.pretraining`, made once and cached). ImageNet weights are never downloaded. They are looked up, by torchvision's own file names, in the folder
 given with ``--weights-dir`` (or a file given directly) and then in the torch hub cache
 (``$TORCH_HOME/hub/checkpoints``, ``~/.cache/torch/hub/checkpoints`` by default). Missing weights
 raise :class:`MissingPretrainedWeightsError` saying where to put them or to pass ``--no-pretrained``.
@@ -22,15 +23,33 @@ _WEIGHT_ENUMS = {
 }
 
 
+#: where pretrained weights can come from
+WEIGHT_SOURCES = ("imagenet", "synthetic")
+
+
 @dataclass(frozen=True)
 class Pretrained:
-    """Where ImageNet weights come from: ``path`` (a folder holding torchvision's weight files, or a
-    single ``.pth`` file) and then the torch hub cache."""
+    """Where pretrained weights come from. ``source="imagenet"``: ``path`` (a folder holding
+    torchvision's weight files, or a single ``.pth`` file) and then the torch hub cache.
+    ``source="synthetic"``: the harness's synthetic pretraining, made on first use and cached."""
 
     path: Optional[str] = None
+    source: str = "imagenet"
 
     def describe(self):
+        if self.source == "synthetic":
+            from .pretraining import PRETRAINING
+
+            return f"synthetic (reid_bench.pretraining v{PRETRAINING.version})"
         return f"imagenet ({self.path})" if self.path else "imagenet (torch hub cache)"
+
+    def weights_for(self, arch):
+        """Path of ``arch``'s weight file from this source."""
+        if self.source == "synthetic":
+            from .pretraining import synthetic_weights
+
+            return synthetic_weights(arch)
+        return find_imagenet_weights(arch, self)
 
 
 def weight_file_names(arch):
@@ -74,7 +93,8 @@ def zero_init_residuals(module):
 
 
 def load_imagenet_weights(module, arch, pretrained, strict=True):
-    """Load ``arch``'s ImageNet weights into ``module``; without ``pretrained`` the module trains
+    """Load ``arch``'s pretrained weights (ImageNet's or the synthetic ones, as ``pretrained`` says)
+    into ``module``; without ``pretrained`` the module trains
     from scratch and its residual blocks start as the identity (:func:`zero_init_residuals`).
 
     With ``strict=False`` keys the module does not have (a classifier, auxiliary heads) are skipped,
@@ -82,7 +102,7 @@ def load_imagenet_weights(module, arch, pretrained, strict=True):
     """
     if not pretrained:
         return zero_init_residuals(module)
-    state = torch.load(find_imagenet_weights(arch, pretrained), map_location="cpu", weights_only=True)
+    state = torch.load(pretrained.weights_for(arch), map_location="cpu", weights_only=True)
     if not strict:
         own = module.state_dict()
         state = {k: v for k, v in state.items() if k in own}
@@ -110,8 +130,10 @@ def set_last_stride(net, stride):
 
 def googlenet(pretrained=False):
     """torchvision's GoogLeNet (Inception-V1 with BatchNorm), without auxiliary heads."""
-    # ImageNet GoogLeNet weights expect torchvision's input re-normalisation (transform_input).
+    # ImageNet GoogLeNet weights expect torchvision's input re-normalisation (transform_input); the
+    # synthetic ones were trained on the harness's normalisation.
+    imagenet = bool(pretrained) and pretrained.source == "imagenet"
     model = torchvision.models.googlenet(
-        weights=None, aux_logits=False, transform_input=bool(pretrained), init_weights=not pretrained
+        weights=None, aux_logits=False, transform_input=imagenet, init_weights=not pretrained
     )
     return load_imagenet_weights(model, "googlenet", pretrained, strict=False)

@@ -8,6 +8,7 @@ import json
 import sys
 import textwrap
 
+from .backbones import WEIGHT_SOURCES
 from .errors import UserError
 from .evaluation.evaluate import EVALUATORS
 from .plugin_manager import CORE_PLUGIN_NAME, load_plugins
@@ -61,9 +62,13 @@ def build_parser():
     run.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), help="override the input size")
     pretrained = run.add_mutually_exclusive_group()
     pretrained.add_argument("--pretrained", dest="pretrained", action="store_true", default=None,
-                            help="start from ImageNet weights (the default except on synthetic)")
+                            help="start from pretrained weights (the default; ImageNet's, or on synthetic the "
+                                 "harness's synthetic pretraining)")
     pretrained.add_argument("--no-pretrained", dest="pretrained", action="store_false",
                             help="train from scratch")
+    run.add_argument("--pretrained-from", choices=WEIGHT_SOURCES,
+                     help="which pretrained weights: imagenet (default on real protocols) or synthetic (made once "
+                          "by the harness and cached; default on synthetic)")
     run.add_argument("--weights-dir", help="folder (or file) with torchvision's ImageNet weight files")
     amp = run.add_mutually_exclusive_group()
     amp.add_argument("--amp", dest="amp", action="store_true", default=None, help="mixed precision (CUDA)")
@@ -135,7 +140,7 @@ def command_run(args, plugins):
             plugin=args.plugin, dataset=args.dataset, variant=args.variant, root=args.root, recipe=args.recipe,
             seed=seed, epochs=args.epochs, max_iters=args.max_iters, batch_size=args.batch_size,
             input_size=tuple(args.input_size) if args.input_size else None, device=args.device, amp=args.amp,
-            pretrained=args.pretrained, weights_dir=args.weights_dir, workers=args.workers, output=args.output,
+            pretrained=args.pretrained, pretrained_from=args.pretrained_from, weights_dir=args.weights_dir, workers=args.workers, output=args.output,
             resume=args.resume, overwrite=args.overwrite, rerank=args.rerank, evaluator=args.evaluator,
             allow_partial=args.allow_partial, progress=args.progress,
         )

@@ -44,6 +44,7 @@ class RunConfig:
     device: str = "auto"
     amp: Optional[bool] = None
     pretrained: Optional[bool] = None
+    pretrained_from: Optional[str] = None
     weights_dir: Optional[str] = None
     workers: int = 2
     output: str = "runs"
@@ -106,7 +107,7 @@ def build_model(plugins, method, variant, protocol, recipe, num_classes, pretrai
 
 def _pretrained_choice(config, protocol):
     use = protocol.pretrained_default if config.pretrained is None else config.pretrained
-    return Pretrained(config.weights_dir) if use else False
+    return Pretrained(config.weights_dir, config.pretrained_from or protocol.pretrained_source) if use else False
 
 
 def _evaluate(model, method, recipe, protocol, splits, config, device):
@@ -162,7 +163,7 @@ def run(config, plugins, log=print):
         log(f"{method.name} [{variant}] on {protocol.name}"
             f"{f' trial {trial + 1}/{protocol.trials}' if protocol.trials > 1 else ''}: recipe {recipe.name}, "
             f"{recipe.epochs} epochs, input {recipe.input_size[0]}x{recipe.input_size[1]}, device {device}, "
-            f"{'ImageNet weights' if pretrained else 'from scratch'}; run folder {trial_dir}")
+            f"{pretrained.describe() + ' weights' if pretrained else 'from scratch'}; run folder {trial_dir}")
         trainer = Trainer(model=model, method=method, variant=variant, recipe=recipe, plugins=plugins,
                           splits=splits, num_classes=num_classes, device=device, run_dir=trial_dir, amp=amp,
                           workers=config.workers, seed=config.seed, max_iters=config.max_iters,

@@ -344,7 +344,9 @@ class ProtocolSpec:
     ``root=None`` means the protocol's default location (only the embedded ``synthetic`` has one).
     ``trials`` > 1 averages metrics over that many splits (CUHK03 classic). ``input_size`` and
     ``budget``, when set, override every recipe on this protocol (small images; a CPU-sized
-    :class:`Budget`). ``pretrained_default`` is whether runs use ImageNet weights unless told otherwise.
+    :class:`Budget`). ``pretrained_default`` is whether runs start from pretrained weights unless told
+    otherwise, and ``pretrained_source`` which ones: ``"imagenet"``, or ``"synthetic"`` (the harness's
+    own synthetic pretraining, :mod:`reid_bench.pretraining`).
     """
 
     name: str
@@ -358,6 +360,7 @@ class ProtocolSpec:
     input_size: Optional[tuple] = None
     budget: Optional[Budget] = None
     pretrained_default: bool = True
+    pretrained_source: str = "imagenet"
 
     @property
     def metrics(self):

@@ -199,10 +199,11 @@ def _camera_response(image, camera, rng):
     return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
 
 
-def render(identity, camera_index, rng, distractor=False):
-    """One ``IMAGE_SIZE`` crop of ``identity`` seen by camera ``camera_index`` (0-based)."""
+def render(identity, camera_index, rng, distractor=False, camera=None):
+    """One ``IMAGE_SIZE`` crop of ``identity`` seen by camera ``camera_index`` (0-based), or by
+    ``camera`` (a dict shaped like :data:`CAMERAS`' entries) when given."""
     height, width = IMAGE_SIZE
-    camera = CAMERAS[camera_index]
+    camera = camera or CAMERAS[camera_index]
     canvas = Image.new("RGB", (width, height))
     draw = ImageDraw.Draw(canvas)
     _background(draw, rng, camera, height, width)
@@ -334,5 +335,6 @@ PROTOCOL = ProtocolSpec(
     layout=LAYOUT,
     input_size=INPUT_SIZE,
     budget=CPU_BUDGET,
-    pretrained_default=False,
+    pretrained_default=True,
+    pretrained_source="synthetic",
 )

@@ -8,9 +8,9 @@ Implemented:
 - the self-attention map, spatial (channel mean, Eq. 1) x channel (1x1 conv on the pooled feature,
   Eq. 2-3), fused by a 1x1 conv (Eq. 4), and the mutual-attention layer ``MA = conv1x1(SA1 * SA2)``,
   ``F = f * MA + f`` (Eq. 5-8), after layer3 and layer4 (:mod:`.attention`);
-- identification head: global pooling, the 512-d sequential layer (Linear + BN + ReLU + Dropout
-  0.75) and the identity classifier (Eq. 9-10); verification head: ``f_d = (f1 - f2) ** 2`` ->
-  512-d sequential layer -> 2-way classifier (Eq. 11-12) (:mod:`.model`, :mod:`.losses`);
+- identification head: global pooling, the 512-d sequential layer (Linear + BN + ReLU), dropout 0.75
+  and the identity classifier (Eq. 9-10); verification head: ``f_d = (f1 - f2) ** 2`` -> 512-d
+  sequential layer -> dropout 0.75 -> 2-way classifier (Eq. 11-12) (:mod:`.model`, :mod:`.losses`);
 - loss ``ID + 0.5 x V`` (Eq. 13); the pair sampler ``mutual_attention_pairs`` (:mod:`.sampler`);
   the recipe of Sec. 5.1, variants ``full``, ``baseline``, ``ma_layer3``, ``ma_layer4`` and the
   numbers of Tables 1-3 (:mod:`.method`).
@@ -30,9 +30,19 @@ Decisions (PAPERS.md's, and where both it and the paper are silent, ours):
   ``|f| ** 2`` and MA like ``|f| ** 4``, and chained at layer3 and layer4 the features overflow
   (1e28, then NaN, on an untrained ResNet-50). ``sigmoid_attention=False`` gives Eq. 4 and 6 as
   written.
-- Kaiming-normal (ReLU gain, fan-in) weights and zero biases for every new conv and linear layer,
-  the classifiers included (Sec. 5.1); torchvision's own initialisation for the ResNet-50 when it is
-  not ImageNet-pretrained. Dropout 0.75 in both sequential layers.
+- Kaiming-normal (ReLU gain, fan-in) weights and zero biases for every new conv and hidden linear
+  layer (Sec. 5.1); the two output layers (identity and same/different classifiers) get normal(0,
+  0.001) weights and zero biases, as torchreid's classifiers: with Kaiming weights they start at a
+  cross-entropy of 6.4 for 120 classes (ln 120 = 4.8) and 1.26 for two (ln 2 = 0.69), and a short
+  warm-up spends its budget recovering. torchvision's own initialisation for the ResNet-50 when it is
+  not pretrained.
+- Dropout 0.75 (Sec. 5.1, "for the fully connected layer") right before each classifier, not inside
+  the 512-d features: verification is built from the dropout-free f1, f2 (the test features). With the
+  dropout inside them the same image under two dropout draws was farther from itself than different
+  identities were, and verification could not learn.
+- Layer4 and the 512-d layer run twice per training step (plain and mutually attended); the attended
+  pass normalises with its batch's statistics without updating the running ones, so the statistics
+  used at test time are the identification path's alone (``model.batch_statistics_only``).
 - Verification classes: index 1 = same identity, 0 = different (the paper's one-hot is the
   reverse order; the labelling is immaterial). Eq. 12's sum is taken as a mean over the pairs.
 - Pair sampler (PAPERS.md): 32 pairs per batch (batch 64), half positive, pairs consecutive;

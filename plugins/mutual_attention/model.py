@@ -5,14 +5,25 @@ the batch is a sequence of pairs, images ``2i`` and ``2i + 1`` forming pair ``i`
 ``mutual_attention_pairs`` sampler), and two paths are computed:
 
 - identification (Sec. 4, Eq. 9): every image alone through layer4, global average pooling, the
-  512-d "sequential layer" (Linear + BN + ReLU + Dropout) and the identity classifier;
+  512-d "sequential layer" (Linear + BN + ReLU), dropout and the identity classifier;
 - verification (Sec. 3.4 and 4, Eq. 5-8, 11): mutual attention on the pair's layer3 and/or layer4
   maps (``F = f * MA + f``), pooling and the same 512-d sequential layer, then
-  ``f_d = (f1 - f2) ** 2`` -> a 512-d sequential layer -> 2-way classifier (different / same).
+  ``f_d = (f1 - f2) ** 2`` of these dropout-free features -> a 512-d sequential layer -> dropout ->
+  2-way classifier (different / same).
+
+Dropout sits right before each classifier (Sec. 5.1: dropout "for the fully connected layer"), never
+inside the 512-d features f1, f2 that the test uses and that ``f_d`` is built from: with dropout 0.75
+inside them, one image under two dropout draws lies farther from itself (``||f_d||`` ~1500) than two
+different identities do (~415), and verification cannot learn. The verification path's second run
+of layer4 and of the 512-d layer (on the attended maps) normalises with its own batch statistics but
+does not update the running statistics, which stay those of the identification path that the test
+uses (:func:`batch_statistics_only`).
 
 In ``eval()`` mode only the identification path runs: each image's 512-d feature (or its class
 logits for ``task="classification"``) depends on that image alone.
 """
+import contextlib
+
 import torch
 from torch import nn
 
@@ -32,14 +43,35 @@ def kaiming_linear(in_features, out_features):
     return linear
 
 
-def sequential_layer(in_features, out_features, dropout):
-    """The paper's "sequential layer" (Sec. 4, Sec. 5.1): Linear + BatchNorm + ReLU + Dropout."""
-    return nn.Sequential(
-        kaiming_linear(in_features, out_features),
-        nn.BatchNorm1d(out_features),
-        nn.ReLU(inplace=True),
-        nn.Dropout(dropout),
-    )
+def classifier_linear(in_features, out_features):
+    """An output layer with normal(0, 0.001) weights and zero bias (torchreid's classifiers): Kaiming
+    weights on a classifier start the 2-way and N-way cross-entropies far above ``ln N``."""
+    linear = nn.Linear(in_features, out_features)
+    nn.init.normal_(linear.weight, std=0.001)
+    nn.init.zeros_(linear.bias)
+    return linear
+
+
+def sequential_layer(in_features, out_features):
+    """The paper's "sequential layer" (Sec. 4, Sec. 5.1): Linear + BatchNorm + ReLU (its dropout
+    sits before the classifier that follows, see the module docstring)."""
+    return nn.Sequential(kaiming_linear(in_features, out_features), nn.BatchNorm1d(out_features), nn.ReLU(inplace=True))
+
+
+@contextlib.contextmanager
+def batch_statistics_only(module):
+    """Within the block, ``module``'s train-mode BatchNorms normalise with the batch's statistics but
+    leave their running statistics alone, so a second pass of shared layers does not mix its
+    statistics into the ones used at test time. Eval-mode BatchNorms are left as they are."""
+    norms = [m for m in module.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats]
+    for norm in norms:
+        norm.track_running_stats = False
+    try:
+        yield
+    finally:
+        for norm in norms:
+            norm.track_running_stats = True
 
 
 class MutualAttentionNet(nn.Module):
@@ -74,10 +106,12 @@ class MutualAttentionNet(nn.Module):
             {name: MutualAttention(STAGE_CHANNELS[name], sigmoid_attention)
              for name in STAGE_CHANNELS if name in mutual_attention_layers}
         )
-        self.embedding = sequential_layer(STAGE_CHANNELS["layer4"], feature_dim, dropout)
-        self.classifier = kaiming_linear(feature_dim, num_classes)
+        self.embedding = sequential_layer(STAGE_CHANNELS["layer4"], feature_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = classifier_linear(feature_dim, num_classes)
         self.verifier = (
-            nn.Sequential(sequential_layer(feature_dim, feature_dim, dropout), kaiming_linear(feature_dim, 2))
+            nn.Sequential(sequential_layer(feature_dim, feature_dim), nn.Dropout(dropout),
+                          classifier_linear(feature_dim, 2))
             if verification else None
         )
         self.attention_maps = {}
@@ -87,7 +121,7 @@ class MutualAttentionNet(nn.Module):
             return self.forward_pairs(images)
         self.attention_maps = {}
         embedding = self._embed(self.layer4(self.layer3(self.stem(images))))
-        return self.classifier(embedding) if self.task == "classification" else embedding
+        return self.classifier(self.dropout(embedding)) if self.task == "classification" else embedding
 
     def forward_pairs(self, images):
         """Both paths on a batch of pairs ``(2i, 2i + 1)``: ``logits`` and ``embedding`` of every
@@ -102,11 +136,12 @@ class MutualAttentionNet(nn.Module):
         middle = self.layer3(self.stem(images))
         top = self.layer4(middle)
         embedding = self._embed(top)
-        outputs = {"logits": self.classifier(embedding), "embedding": embedding}
+        outputs = {"logits": self.classifier(self.dropout(embedding)), "embedding": embedding}
         if self.verifier is not None:
             pair_embedding = embedding
             if self.mutual_attention:
-                pair_embedding = self._embed(self._mutually_attended(middle, top))
+                with batch_statistics_only(self.layer4), batch_statistics_only(self.embedding):
+                    pair_embedding = self._embed(self._mutually_attended(middle, top))
             difference = (pair_embedding[0::2] - pair_embedding[1::2]).pow(2)  # f_d, Sec. 4
             outputs["verification_logits"] = self.verifier(difference)  # Eq. 11
         return outputs

@@ -23,22 +23,35 @@ Decisions (PAPERS.md, or taken here where the paper and the digest are silent):
   every tau.
 - Evaluation (PAPERS.md): no Gumbel noise, ``M = sigmoid((log pi1 - log pi0) / tau)`` at the
   temperature the schedule reached; tau is a buffer, so a checkpoint carries it.
-- Eq. 9 with t = the global 0-based epoch: ``tau = max(0.5, exp(-0.008 t))``, set on every block
-  before each epoch.
+- Eq. 9, ``tau = max(0.5, exp(-0.008 t))``, set on every block before each epoch, with t counted in
+  epochs of the paper's 150-epoch schedule: ``t = epoch x 150 / recipe epochs`` (decision; the paper's
+  recipe is unchanged, and a 16-epoch budget reaches tau = 0.5 at the same fraction of training
+  instead of ending at 0.89).
+- At small inputs (64x32) block 4's map is 2x1 and Eq. 3's per-channel min-max makes its mask
+  nearly binary (0 and 1 per channel); this is Eq. 3 on such a map, kept as is.
 - Context-aware unit: "the architecture of the backbone residual units (with 2 stride)" is read as the
   downsampling unit of the next stage (stage i's unit is a copy of ``layer{i+1}[0]``, C -> 2C, stride
   2, with its own parameters initialised from that unit's weights), then a 1x1 transposed convolution
   2C -> C with stride 2 back to the stage's size. This reproduces Table IV's extra parameters
   (0.51M / 2.03M / 8.13M for blocks 1-3); the stage's own widths would give about 40% of that.
-  The transposed convolution has no bias (Eq. 3 removes any per-channel constant, so a bias would
-  never be trained). Only blocks 1-3 get a unit (Sec. IV-C: "block4 is the highest-level features
-  already").
-- TV (Eq. 6): squared vertical and horizontal neighbour differences summed over channels and positions
-  as written, averaged over the batch, summed over the blocks; mu = 0.1 is the term's weight (Eq. 8).
-  As written the penalty is large: from random initialisation it is about 2.5e6 at 256x128 (1.2e5 at
-  64x32) against a triplet loss near 1. The paper states no normalisation, so none is applied.
+  The 1x1 map has no bias (Eq. 3 removes any per-channel constant, so a bias would never be
+  trained). Decision: the map runs as a 1x1 convolution followed by nearest-neighbour x2 upsampling
+  (``context_upsampling="nearest"``), the same parameters as the paper's 1x1 stride-2 transposed
+  convolution, which leaves 3 of every 2x2 outputs exactly 0 (a checkerboard mask source that also
+  inflates TV); ``context_upsampling="transposed"`` (variant ``sab+cu+tv-literal``) is the paper's layer.
+  Only blocks 1-3 get a unit (Sec. IV-C: "block4 is the highest-level features already").
+- TV (Eq. 6): squared vertical and horizontal neighbour differences over channels and positions,
+  averaged over the batch, summed over the blocks; mu = 0.1 is the term's weight (Eq. 8). Decision:
+  the method's ``tv`` term divides each sample's sum by the entries of A (C x H x W), a per-element
+  mean. Summed as written (the ``tv_sum`` term, variant ``sab+cu+tv-literal``) it is about 2.0e4 at
+  64x32 from initialisation (8652 / 5739 / 3325 / 1852 for blocks 1-4), ~2,000 after mu against a
+  triplet loss of ~2, with ~37x the triplet's gradient norm: flattening the attention is then the
+  cheapest way down, and on the synthetic protocol it cost ~14 mAP. The paper states no
+  normalisation; the mean keeps Eq. 6's form and mu and makes the penalty comparable across input
+  sizes and blocks.
 - Variants: ``baseline``, ``sab`` (four lazy blocks), ``sab+cu``, ``sab+cu+tv`` (the full method,
-  default) from Table I; Fig. 5's block sets ``blocks=1`` ... ``blocks=1,2,3,4`` use lazy masks and no
+  default) from Table I, and ``sab+cu+tv-literal`` (the full method with TV summed as written and the
+  transposed-convolution context units); Fig. 5's block sets ``blocks=1`` ... ``blocks=1,2,3,4`` use lazy masks and no
   TV penalty, the setting Sec. IV-C states for that study (the context-aware unit and the TV penalty
   are studied after it), so ``blocks=1,2,3,4`` is the same model as ``sab``.
 - Recipe (Sec. IV-B) for every protocol: P x K 64 x 4, Adam 2e-4, weight decay 5e-4, 150 epochs,

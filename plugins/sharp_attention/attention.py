@@ -58,6 +58,12 @@ class SharpAttentionMask(nn.Module):
         return torch.sigmoid(logit / self.tau)
 
 
+#: how the context-aware unit returns to its input's size: ``"nearest"`` (the method's default: a
+#: 1x1 convolution, then nearest-neighbour x2 upsampling) or ``"transposed"`` (the paper's 1x1
+#: transposed convolution with stride 2, which leaves 3 of every 2x2 outputs at zero)
+UPSAMPLING = ("nearest", "transposed")
+
+
 class ContextAwareUnit(nn.Module):
     """Context-aware unit (Sec. III-D, Fig. 4, p = q = 1): a downsampling residual unit with its own
     parameters, then a 1x1 transposed convolution with stride 2 back to the input's size.
@@ -67,21 +73,32 @@ class ContextAwareUnit(nn.Module):
     parameters start from that unit's (ImageNet) weights and are trained separately. This reading
     reproduces Table IV's extra parameter counts: 0.51M, 2.03M and 8.13M for blocks 1-3.
 
-    A 1x1 kernel at stride 2 writes each input value to one of every 2x2 output positions; the other
-    three receive zero, as the paper's layer does. The layer has no bias: Eq. 3 is invariant to a
-    per-channel constant, so a bias could never change the mask nor receive a gradient.
-    ``output_size`` picks the output padding, so odd feature-map sizes come back exactly to the
-    input's size.
+    ``upsampling="transposed"`` is the paper's layer: a 1x1 kernel at stride 2 writes each input value
+    to one of every 2x2 output positions and the other three receive zero, a checkerboard in which
+    75% of the mask's source is exactly 0 (and which inflates the TV penalty). ``"nearest"``, the
+    method's default (a decision, see the plugin docstring), applies the same 1x1 map as a
+    convolution and copies each value to its whole 2x2 cell (nearest-neighbour upsampling): the same
+    parameters (Table IV's counts hold), no holes. Either has no bias: Eq. 3 is invariant to a
+    per-channel constant, so a bias could never change the mask nor receive a gradient. Odd
+    feature-map sizes come back exactly to the input's size.
     """
 
-    def __init__(self, downsampling_unit, in_channels):
+    def __init__(self, downsampling_unit, in_channels, upsampling="nearest"):
         super().__init__()
+        if upsampling not in UPSAMPLING:
+            raise ValueError(f"unknown context-unit upsampling {upsampling!r}; expected one of {', '.join(UPSAMPLING)}")
+        self.upsampling = upsampling
         self.down = copy.deepcopy(downsampling_unit)
         out_channels = self.down.conv3.out_channels
-        self.up = nn.ConvTranspose2d(out_channels, in_channels, kernel_size=1, stride=2, bias=False)
+        if upsampling == "transposed":
+            self.up = nn.ConvTranspose2d(out_channels, in_channels, kernel_size=1, stride=2, bias=False)
+        else:
+            self.up = nn.Conv2d(out_channels, in_channels, kernel_size=1, bias=False)
 
     def forward(self, x):
-        return self.up(self.down(x), output_size=x.shape[-2:])
+        if self.upsampling == "transposed":
+            return self.up(self.down(x), output_size=x.shape[-2:])
+        return nn.functional.interpolate(self.up(self.down(x)), size=x.shape[-2:], mode="nearest")
 
 
 class SharpAttentionBlock(nn.Module):

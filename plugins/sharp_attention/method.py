@@ -28,15 +28,23 @@ CITATION = (
 URL = "https://arxiv.org/abs/1805.02336"
 
 FULL = "sab+cu+tv"
+LITERAL = "sab+cu+tv-literal"
 WITHOUT_TV = ("triplet", "cross_entropy")
 
-#: Eq. 8: triplet loss (Hermans et al. batch-hard, margin 0.5, Sec. IV-B) + mu * sum_i TV(A_i), mu = 0.1.
-#: Cross-entropy trains the classifier of the classification track only (the paper has none).
+#: Eq. 8: triplet loss (Hermans et al. batch-hard, margin 0.5, Sec. IV-B) + mu * sum_i TV(A_i), mu = 0.1,
+#: Eq. 6 averaged over A's entries (``tv``, the method's decision) or summed as written (``tv_sum``,
+#: the ``sab+cu+tv-literal`` variant). Cross-entropy trains the classifier of the classification track
+#: only (the paper has none).
 LOSS_TERMS = (
     LossTerm("triplet", "triplet", 1.0, {"output": "embedding", "margin": 0.5}),
-    LossTerm("tv", "sharp_attention_tv", 0.1, {"prefix": "attention_aware/"}),
+    LossTerm("tv", "sharp_attention_tv", 0.1, {"prefix": "attention_aware/", "reduction": "mean"}),
+    LossTerm("tv_sum", "sharp_attention_tv", 0.1, {"prefix": "attention_aware/", "reduction": "sum"}),
     LossTerm("cross_entropy", "cross_entropy", 1.0, {"output": "logits"}),
 )
+WITH_TV = ("triplet", "tv", "cross_entropy")
+
+#: the length of the paper's schedule (Sec. IV-B), which Eq. 9's epoch counter refers to
+PAPER_EPOCHS = 150
 
 
 def temperature(epoch, initial=1.0, rate=0.008, final=0.5):
@@ -46,8 +54,13 @@ def temperature(epoch, initial=1.0, rate=0.008, final=0.5):
 
 def anneal_temperature(model, epoch, recipe):
     """``MethodSpec.on_epoch_start``: set Eq. 9's temperature for ``epoch`` on every sharp attention
-    block (found through ``modules()``, so a wrapped model works too)."""
-    tau = temperature(epoch)
+    block (found through ``modules()``, so a wrapped model works too).
+
+    Eq. 9's ``t`` counts epochs of the paper's 150-epoch schedule, so a recipe of another length runs
+    it on the same fraction of training: ``t = epoch x 150 / recipe.epochs`` (the paper's own recipe
+    unchanged). Counted in raw epochs, a 16-epoch budget would end at tau = 0.89, far from the
+    sharp masks (tau = 0.5 from 58% of training on) that the paper trains with."""
+    tau = temperature(epoch * PAPER_EPOCHS / max(recipe.epochs, 1))
     for module in model.modules():
         if isinstance(module, SharpAttentionMask):
             module.tau.fill_(tau)
@@ -70,7 +83,7 @@ def paper_recipe(protocol):
         sampler=SamplerSpec("random") if classification else SamplerSpec("identity", {"num_instances": 4}),
         optimizer=OptimizerSpec("adam", lr=2e-4, weight_decay=5e-4),
         schedule=LRSchedule(exp_decay_start=100, exp_decay_end=150, exp_decay_final=1e-3),
-        loss_terms=("cross_entropy" if classification else "triplet", "tv"),
+        loss_terms=("cross_entropy" if classification else "triplet", "tv", "tv_sum"),
     )
     return Recipe(
         name="paper",
@@ -107,7 +120,17 @@ VARIANTS = {
         {"blocks": ALL_BLOCKS, "context_unit": True},
         WITHOUT_TV,
     ),
-    FULL: Variant("the full method: sab + context-aware units + TV penalty, mu = 0.1 (Table I row 4)"),
+    FULL: Variant(
+        "the full method: sab + context-aware units + TV penalty, mu = 0.1 (Table I row 4); TV averaged "
+        "over the attention's entries, context units upsampling by nearest neighbour",
+        loss_terms=WITH_TV,
+    ),
+    LITERAL: Variant(
+        "the full method with Eq. 6 summed as written and the context units' 1x1 stride-2 transposed "
+        "convolution (Table I row 4, literal)",
+        {"blocks": ALL_BLOCKS, "context_unit": True, "context_upsampling": "transposed"},
+        ("triplet", "tv_sum", "cross_entropy"),
+    ),
     **{
         block_set_name(blocks): Variant(
             f"sharp attention on stage(s) {', '.join(map(str, blocks))} only, no context-aware unit, "

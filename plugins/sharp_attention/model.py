@@ -31,7 +31,7 @@ class SharpAttentionNet(nn.Module):
     """
 
     def __init__(self, num_classes, task="reid", pretrained=False, blocks=ALL_BLOCKS, context_unit=True,
-                 tau=1.0, hidden_dim=1024, embedding_dim=128):
+                 context_upsampling="nearest", tau=1.0, hidden_dim=1024, embedding_dim=128):
         super().__init__()
         unknown = set(blocks) - set(ALL_BLOCKS)
         if unknown:
@@ -47,7 +47,7 @@ class SharpAttentionNet(nn.Module):
         for index in sorted(blocks):
             unit = None
             if context_unit and index < 4:
-                unit = ContextAwareUnit(stages[index][0], STAGE_CHANNELS[index - 1])
+                unit = ContextAwareUnit(stages[index][0], STAGE_CHANNELS[index - 1], context_upsampling)
             self.attention[f"block{index}"] = SharpAttentionBlock(unit, tau)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Sequential(
@@ -83,13 +83,14 @@ class SharpAttentionNet(nn.Module):
 
 
 def build_sharp_attention_net(num_classes, *, task="reid", input_size=(256, 128), pretrained=False,
-                              blocks=ALL_BLOCKS, context_unit=True, tau=1.0):
+                              blocks=ALL_BLOCKS, context_unit=True, context_upsampling="nearest", tau=1.0):
     """Model builder registered as ``sharp_attention``.
 
     ``num_classes`` sizes the classifier of the classification task only (re-id trains the embedding
     with the triplet loss and has no classifier). ``input_size`` is accepted for the builder contract;
     no layer depends on it (global pooling, and the context-aware unit restores any feature-map size).
-    ``tau`` is the initial Gumbel-Softmax temperature (Eq. 9 starts at 1.0).
+    ``tau`` is the initial Gumbel-Softmax temperature (Eq. 9 starts at 1.0). ``context_upsampling``:
+    see :class:`.attention.ContextAwareUnit`.
     """
     return SharpAttentionNet(num_classes, task=task, pretrained=pretrained, blocks=tuple(blocks),
-                             context_unit=context_unit, tau=tau)
+                             context_unit=context_unit, context_upsampling=context_upsampling, tau=tau)

@@ -274,11 +274,65 @@ def test_new_layers_have_kaiming_weights_and_zero_biases(model):
     conv = model.mutual_attention["layer4"].mutual  # 2048 x 2048 weights: a tight estimate of the std
     assert conv.weight.std().item() == pytest.approx(math.sqrt(2 / 2048), rel=0.02)
     assert model.embedding[0].weight.std().item() == pytest.approx(math.sqrt(2 / 2048), rel=0.02)
-    assert model.embedding[3].p == 0.75 and model.verifier[0][3].p == 0.75
+    assert model.verifier[0][0].weight.std().item() == pytest.approx(math.sqrt(2 / 512), rel=0.05)
     new_layers = [module for name, module in model.named_modules()
                   if name.startswith(NEW_MODULES) and isinstance(module, (torch.nn.Conv2d, torch.nn.Linear))]
     assert len(new_layers) == 2 * 3 + 1 + 1 + 2  # attention convs, embedding, classifier, verifier
     assert all(module.bias.abs().sum() == 0 for module in new_layers)
+
+
+def test_output_layers_start_small_so_cross_entropies_start_near_log_n(model):
+    """Normal(0, 0.001) classifiers (torchreid's): the identity and same/different cross-entropies
+    start at ln 5 and ln 2, not above them as with Kaiming weights."""
+    assert model.classifier.weight.std().item() == pytest.approx(0.001, rel=0.1)
+    assert model.verifier[2].weight.std().item() == pytest.approx(0.001, rel=0.2)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        outputs = model.train()(torch.randn(8, 3, 64, 32))
+    identity = torch.nn.functional.cross_entropy(outputs["logits"], torch.tensor([0, 0, 1, 2, 3, 3, 4, 1]))
+    verification = torch.nn.functional.cross_entropy(outputs["verification_logits"], torch.tensor([1, 0, 1, 0]))
+    assert identity.item() == pytest.approx(math.log(5), abs=0.05)
+    assert verification.item() == pytest.approx(math.log(2), abs=0.05)
+
+
+def test_dropout_sits_before_the_classifiers_not_in_the_compared_features(model):
+    """f1, f2 (and so f_d) are dropout-free: two train-mode passes of one pair give the same
+    ``embedding`` and differ only after the dropout in front of each classifier."""
+    assert model.dropout.p == 0.75 and model.verifier[1].p == 0.75
+    assert not any(isinstance(m, torch.nn.Dropout) for m in model.embedding.modules())
+    images = torch.randn(4, 3, 64, 32, generator=torch.Generator().manual_seed(6))
+    model.train()
+    saved = {name: buffer.clone() for name, buffer in model.named_buffers()}
+    with torch.no_grad():
+        torch.manual_seed(7)
+        first = model(images)
+        torch.manual_seed(8)
+        second = model(images)
+    for name, buffer in model.named_buffers():  # undo the running-statistics updates
+        buffer.copy_(saved[name])
+    torch.testing.assert_close(first["embedding"], second["embedding"])
+    assert not torch.allclose(first["logits"], second["logits"])
+
+
+def test_attended_pass_leaves_running_statistics_to_the_identification_path(model):
+    """One train step updates layer4's and the 512-d layer's running statistics exactly as the
+    plain (identification) pass alone would."""
+    images = torch.randn(4, 3, 64, 32, generator=torch.Generator().manual_seed(9))
+    norm = model.embedding[1]
+    saved = {name: buffer.clone() for name, buffer in model.named_buffers()}
+    model.train()
+    with torch.no_grad():
+        model(images)
+        after_step = norm.running_mean.clone(), model.layer4[0].bn1.running_var.clone()
+        for name, buffer in model.named_buffers():
+            buffer.copy_(saved[name])
+        features = model.layer4(model.layer3(model.stem(images)))
+        model.embedding(features.mean(dim=(2, 3)))
+        plain_only = norm.running_mean.clone(), model.layer4[0].bn1.running_var.clone()
+        for name, buffer in model.named_buffers():
+            buffer.copy_(saved[name])
+    torch.testing.assert_close(after_step[0], plain_only[0])
+    torch.testing.assert_close(after_step[1], plain_only[1])
 
 
 def test_eval_feature_of_an_image_does_not_depend_on_the_batch(model):
@@ -321,7 +375,8 @@ def test_verification_reads_the_mutually_attended_features(model):
             module.mutual.load_state_dict(saved[name])
         expected = model.verifier((plain["embedding"][0:1] - plain["embedding"][1:2]).pow(2))
     assert torch.allclose(plain["verification_logits"], expected, atol=1e-5)
-    assert not torch.allclose(attended["verification_logits"], expected, atol=1e-3)
+    # the output layer starts with 0.001-scale weights, so logits are small: compare relatively
+    assert not torch.allclose(attended["verification_logits"], expected, rtol=0.05, atol=1e-6)
 
 
 def test_odd_batch_in_train_mode_is_a_clear_error(model):
