@@ -106,7 +106,13 @@ def load_imagenet_weights(module, arch, pretrained, strict=True):
     if not strict:
         own = module.state_dict()
         state = {k: v for k, v in state.items() if k in own}
-    module.load_state_dict(state, strict=strict)
+    # The synthetic weights carry no classifier (``fc``): a strict load accepts that difference only.
+    optional = ("fc.",) if pretrained.source == "synthetic" else ()
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    missing = [key for key in missing if not key.startswith(optional)]
+    if strict and (missing or unexpected):
+        raise RuntimeError(f"pretrained {arch} weights do not fit the model: missing keys {missing}, "
+                           f"unexpected keys {unexpected}")
     return module
 
 

@@ -22,8 +22,6 @@ it like the dataset:
 Runs load these weights where they would load ImageNet's (:mod:`reid_bench.backbones`); the record
 says ``"pretrained": "synthetic (...)"`` and the leaderboard groups and labels rows by it.
 """
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -36,6 +34,7 @@ import torch
 import torchvision
 from torch import nn
 
+from .cache import cache_base, exclusive_lock
 from .datasets import synthetic
 
 #: attribute heads: name -> number of classes (the generator's pools)
@@ -213,18 +212,7 @@ def pretrain(arch, recipe=PRETRAINING, log=print):
 
 def cache_dir():
     """``$REID_BENCH_CACHE/pretrained`` (default ``~/.cache/reid_bench/pretrained``)."""
-    base = os.environ.get("REID_BENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "reid_bench")
-    return os.path.join(base, "pretrained")
-
-
-@contextlib.contextmanager
-def _locked(path):
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return os.path.join(cache_base(), "pretrained")
 
 
 def synthetic_weights(arch, recipe=PRETRAINING, log=print):
@@ -235,7 +223,7 @@ def synthetic_weights(arch, recipe=PRETRAINING, log=print):
     path = os.path.join(folder, f"synthetic-{arch}-{recipe.fingerprint(arch)}.pth")
     if os.path.isfile(path):
         return path
-    with _locked(path + ".lock"):
+    with exclusive_lock(path + ".lock"):
         if os.path.isfile(path):
             return path
         log(f"synthetic pretraining of {arch} ({recipe.iterations} iterations of {recipe.batch_size} images; "

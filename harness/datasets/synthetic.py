@@ -25,6 +25,7 @@ import tempfile
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..cache import cache_base, exclusive_lock
 from ..errors import DatasetLayoutError
 from ..spec import Budget, LRSchedule, ProtocolSpec, ReidSplits
 
@@ -70,8 +71,7 @@ LAYOUT = (
 
 def default_root():
     """The cache folder: ``$REID_BENCH_CACHE`` or ``~/.cache/reid_bench``, then ``datasets``."""
-    base = os.environ.get("REID_BENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "reid_bench")
-    return os.path.join(base, "datasets")
+    return os.path.join(cache_base(), "datasets")
 
 
 def _config_fingerprint():
@@ -266,29 +266,37 @@ def generate(target):
         _write(folders["bounding_box_test"], -1, cam, frame, render(None, cam, rng))
 
 
+def _is_current(marker, fingerprint):
+    if not os.path.isfile(marker):
+        return False
+    with open(marker) as handle:
+        return handle.read().strip() == fingerprint
+
+
 def ensure_generated(root):
     """Generate the dataset under ``root/synthetic`` unless an up-to-date copy is there. Returns the
     dataset folder. Written to a temporary folder first and renamed, so an interrupted generation
-    never leaves a half-written dataset behind."""
+    never leaves a half-written dataset behind; a lock makes parallel runs generate it once."""
     dataset_dir = os.path.join(root, "synthetic")
     marker = os.path.join(dataset_dir, "GENERATOR")
     fingerprint = _config_fingerprint()
-    if os.path.isfile(marker):
-        with open(marker) as handle:
-            if handle.read().strip() == fingerprint:
-                return dataset_dir
+    if _is_current(marker, fingerprint):
+        return dataset_dir
     os.makedirs(root, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".synthetic-", dir=root)
-    try:
-        generate(os.path.join(staging, MARKET_FOLDER))
-        with open(os.path.join(staging, "GENERATOR"), "w") as handle:
-            handle.write(fingerprint + "\n")
-        if os.path.isdir(dataset_dir):
-            shutil.rmtree(dataset_dir)
-        os.replace(staging, dataset_dir)
-    finally:
-        if os.path.isdir(staging):
-            shutil.rmtree(staging, ignore_errors=True)
+    with exclusive_lock(os.path.join(root, ".synthetic.lock")):
+        if _is_current(marker, fingerprint):
+            return dataset_dir
+        staging = tempfile.mkdtemp(prefix=".synthetic-", dir=root)
+        try:
+            generate(os.path.join(staging, MARKET_FOLDER))
+            with open(os.path.join(staging, "GENERATOR"), "w") as handle:
+                handle.write(fingerprint + "\n")
+            if os.path.isdir(dataset_dir):
+                shutil.rmtree(dataset_dir)
+            os.replace(staging, dataset_dir)
+        finally:
+            if os.path.isdir(staging):
+                shutil.rmtree(staging, ignore_errors=True)
     return dataset_dir
 
 

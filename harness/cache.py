@@ -1,0 +1,23 @@
+"""The harness's cache folder (generated datasets, synthetic-pretrained weights) and a file lock so
+that parallel runs make each cached item once."""
+import contextlib
+import fcntl
+import os
+
+
+def cache_base():
+    """``$REID_BENCH_CACHE``, or ``~/.cache/reid_bench``."""
+    return os.environ.get("REID_BENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "reid_bench")
+
+
+@contextlib.contextmanager
+def exclusive_lock(path):
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block; other processes
+    asking for it wait."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
