@@ -102,9 +102,11 @@ def attribute_labels(identity):
     return [identity[name] if name != "shorts" else int(identity["shorts"]) for name in ATTRIBUTES]
 
 
-def pretraining_set(recipe=PRETRAINING):
+def pretraining_set(recipe=None):
     """``(images, identity_labels, attribute_labels)``: uint8 ``(N, 3, H, W)`` at the recipe's input
-    size, int64 ``(N,)`` and ``(N, len(ATTRIBUTES))``. Deterministic for a recipe."""
+    size, int64 ``(N,)`` and ``(N, len(ATTRIBUTES))``. Deterministic for a recipe (default
+    :data:`PRETRAINING`)."""
+    recipe = recipe or PRETRAINING
     rng = np.random.default_rng(recipe.seed)
     excluded = _protocol_identity_keys()
     identities = []
@@ -173,9 +175,10 @@ def _augment(images, generator, padding):
     return (crops.float() / 255.0 - mean) / std
 
 
-def pretrain(arch, recipe=PRETRAINING, log=print):
+def pretrain(arch, recipe=None, log=print):
     """Pretrain ``arch`` on :func:`pretraining_set`; returns ``(state_dict, stats)``, the state dict with
-    torchvision's key names and no classifier."""
+    torchvision's key names and no classifier. ``recipe`` defaults to :data:`PRETRAINING`."""
+    recipe = recipe or PRETRAINING
     started = time.perf_counter()
     torch.manual_seed(recipe.seed)
     generator = torch.Generator().manual_seed(recipe.seed)
@@ -215,9 +218,11 @@ def cache_dir():
     return os.path.join(cache_base(), "pretrained")
 
 
-def synthetic_weights(arch, recipe=PRETRAINING, log=print):
+def synthetic_weights(arch, recipe=None, log=print):
     """Path of the cached synthetic-pretrained weights of ``arch``, pretraining them first if they are
-    not cached (one process at a time; the others wait and then read the same file)."""
+    not cached (one process at a time; the others wait and then read the same file). ``recipe``
+    defaults to :data:`PRETRAINING`."""
+    recipe = recipe or PRETRAINING
     folder = cache_dir()
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"synthetic-{arch}-{recipe.fingerprint(arch)}.pth")

@@ -105,7 +105,7 @@ class Row:
     url: str = ""
     recipe_name: Optional[str] = None
     epochs: Optional[int] = None
-    pretrained: Optional[bool] = None
+    pretrained: Optional[str] = None  # records.weights_kind
     seeds: tuple = ()
     metrics: dict = field(default_factory=dict)  # name -> Stat
     reranked: dict = field(default_factory=dict)  # name -> Stat, empty without re-ranked runs
@@ -162,7 +162,7 @@ def _sort_key(task):
             rank = (1, sign * row.reported.metrics[metric])
         else:
             rank = (2, 0.0)
-        pretrained = -1 if row.pretrained is None else int(row.pretrained)
+        pretrained = row.pretrained or ""
         measured_on = (row.reported.measured_on or "") if row.reported else ""
         return rank + (row.method, row.variant, row.backbone, row.recipe_name or "", row.epochs or 0, pretrained,
                        measured_on)

@@ -7,9 +7,9 @@ the right kinds. Anything else (not JSON, a JSON file of some other tool, anothe
 record missing keys) is skipped with a reason, never mixed in.
 
 Runs are grouped by :attr:`Record.group` (protocol, method, variant, recipe name, training epochs,
-backbone, pretrained or not). The training length and the use of ImageNet weights are part of the
-group so that a one-epoch smoke test or a from-scratch run never averages with a full pretrained
-one. Inside a group each seed counts once: when several records share a seed (a rerun, or one record
+backbone, pretrained weights: none, ImageNet's or the synthetic ones). The training length and the
+weights are part of the group so that a one-epoch smoke test or a from-scratch run never averages with
+a full pretrained one. Inside a group each seed counts once: when several records share a seed (a rerun, or one record
 copied into two result folders), the run that finished last is used and the others are reported.
 """
 import json
@@ -36,6 +36,15 @@ REQUIRED_KEYS = (
 PROTOCOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
+def weights_kind(pretrained):
+    """What a record's ``pretrained`` says the run started from: ``"no"`` (false), ``"synthetic"`` (a
+    description starting with it, :mod:`reid_bench.pretraining`) or ``"imagenet"`` (any other
+    description, and ``true`` in records older than the synthetic weights)."""
+    if pretrained is False:
+        return "no"
+    return "synthetic" if isinstance(pretrained, str) and pretrained.startswith("synthetic") else "imagenet"
+
+
 class InvalidRecord(ValueError):
     """A file that is not a usable result record; the message says why."""
 
@@ -60,7 +69,7 @@ class Group:
     recipe_name: str
     epochs: int
     backbone: str
-    pretrained: bool
+    pretrained: str  # "no", "imagenet" or "synthetic" (:func:`weights_kind`)
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,7 @@ def parse_record(path, data):
             recipe_name=_check_text(data, "recipe_name"),
             epochs=_recipe_epochs(data["recipe"]),
             backbone=_check_text(data, "backbone"),
-            pretrained=bool(pretrained),
+            pretrained=weights_kind(pretrained),
         ),
         seed=seed,
         finished_at=_check_text(data, "finished_at"),

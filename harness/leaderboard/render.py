@@ -87,7 +87,7 @@ def _describe_row(row):
         "variant": row.variant,
         "backbone": row.backbone,
         "recipe": f"{row.recipe_name} ({row.epochs} ep)" if row.measured else "",
-        "pretrained": ("yes" if row.pretrained else "no") if row.measured else "",
+        "pretrained": row.pretrained if row.measured else "",
         "seeds": str(len(row.seeds)),
     }
 
