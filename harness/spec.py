@@ -374,4 +374,6 @@ class ProtocolSpec:
             parts.append(f"{self.budget.epochs} epochs, batch {self.budget.batch_size}")
         if self.input_size:
             parts.append(f"input {self.input_size[0]}x{self.input_size[1]}")
+        if self.pretrained_source != "imagenet":
+            parts.append(f"{self.pretrained_source}-pretrained weights")
         return ", ".join(parts)
