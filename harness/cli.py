@@ -1,4 +1,4 @@
-"""The ``reid-bench`` command line: ``list``, ``run``, ``eval`` and ``leaderboard``.
+"""The ``reid-bench`` command line: ``list``, ``run``, ``eval``, ``check`` and ``leaderboard``.
 
 User errors (unknown names, missing data or weights, an existing run folder) print one line starting
 with ``error:`` and exit with status 2, without a traceback.
@@ -86,6 +86,13 @@ def build_parser():
     evaluate.add_argument("--rerank", action="store_true", help="also report re-ranked metrics")
     evaluate.add_argument("--eval-batch-size", type=int, default=128)
 
+    check = commands.add_parser("check", parents=[common], help="verify that every image of a dataset decodes",
+                                description="Decode every image of a protocol's splits and list those that cannot "
+                                            "be read (a run stops at the first one).")
+    from .data import check as check_module
+
+    check_module.add_arguments(check)
+
     leaderboard = commands.add_parser("leaderboard", parents=[common], help="regenerate leaderboards/*.md",
                                       description="Regenerate the markdown leaderboards from result records.")
     from . import leaderboard as leaderboard_module
@@ -160,6 +167,12 @@ def command_eval(args, plugins):
     return 0
 
 
+def command_check(args, plugins):
+    from .data.check import command
+
+    return command(args, plugins)
+
+
 def command_leaderboard(args, plugins):
     from .leaderboard import write_leaderboards
 
@@ -173,7 +186,8 @@ def command_leaderboard(args, plugins):
     return 0
 
 
-COMMANDS = {"list": command_list, "run": command_run, "eval": command_eval, "leaderboard": command_leaderboard}
+COMMANDS = {"list": command_list, "run": command_run, "eval": command_eval, "check": command_check,
+            "leaderboard": command_leaderboard}
 
 
 def main(argv=None):

@@ -35,3 +35,19 @@ class DatasetLayoutError(UserError):
 
 class MissingPretrainedWeightsError(UserError):
     """ImageNet weights were asked for but are not available offline."""
+
+
+class UnreadableImageError(UserError):
+    """An image file that cannot be decoded: missing, empty, truncated, not an image, or not readable.
+
+    Raised in a data loader's worker process, it reaches the main process rebuilt from a message that
+    holds the worker's traceback; the rebuilt error keeps only the original one-line message.
+    """
+
+    def __init__(self, message):
+        if "Traceback" in message:
+            marker = f"{type(self).__name__}: "
+            lines = [line for line in message.splitlines() if marker in line]
+            if lines:
+                message = lines[-1].split(marker, 1)[1]
+        super().__init__(message)

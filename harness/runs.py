@@ -17,7 +17,7 @@ import torch
 
 from .backbones import Pretrained
 from .engine import Trainer
-from .engine.checkpoint import load_checkpoint
+from .engine.checkpoint import check_existing_checkpoint
 from .errors import UserError
 from .evaluation.evaluate import evaluate_classification, evaluate_reid, plain_forward
 from .data.loaders import build_test_loaders
@@ -148,12 +148,7 @@ def run(config, plugins, log=print):
     trials, per_trial, per_trial_reranked, stats, evaluation = range(protocol.trials), [], [], None, None
     for trial in trials:
         trial_dir = folder if protocol.trials == 1 else os.path.join(folder, f"trial{trial}")
-        checkpoint = load_checkpoint(trial_dir)
-        if checkpoint is not None and not config.resume and not config.overwrite:
-            raise UserError(
-                f"{trial_dir} already holds a checkpoint (epoch {checkpoint['next_epoch']}); pass --resume to "
-                "continue that run or --overwrite to start it again"
-            )
+        check_existing_checkpoint(trial_dir, resume=config.resume, overwrite=config.overwrite)
         os.makedirs(trial_dir, exist_ok=True)
         write_json_atomic(os.path.join(trial_dir, "recipe.json"), recipe.to_dict())
         seed_everything(config.seed)

@@ -1,17 +1,71 @@
 """Data loaders for a protocol's splits: the method's sampler drives the training loader.
 
-Re-id images are read by torchreid's :class:`ImageDataset` (its items are dicts with ``img``,
-``pid``, ``camid``, ``impath``, ``dsetid``); classification arrays get a dataset with the same item
+Re-id images are served by :class:`ReidImageDataset`, torchreid's :class:`ImageDataset` (its items are
+dicts with ``img``, ``pid``, ``camid``, ``impath``, ``dsetid``) with one change: an image that cannot be
+decoded stops the run with :class:`~reid_bench.errors.UnreadableImageError` naming the file, where
+torchreid's ``read_image`` retries forever. Classification arrays get a dataset with the same item
 layout, so the engine and the samplers treat both tasks alike.
+
+The training loader's randomness (the seeds of its worker processes, hence of their augmentations) is
+set per epoch from ``(seed, epoch)`` by :func:`seed_epoch`, so an epoch draws the same augmentations
+whether the run went straight through or was resumed, for any number of workers.
 """
+import os
 import random
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from torchreid.reid.data.datasets.dataset import ImageDataset
 
+from ..errors import UnreadableImageError
 from ..spec import ReidSplits
+
+
+def _reason(exc, path):
+    """A one-line reason, without the path that the error message names anyway."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image format PIL reads: empty, damaged or another kind of file"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__}: {exc.strerror}"
+    lines = str(exc).replace(repr(path), "the file").replace(str(path), "the file").strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def decode_image(path):
+    """``(image, None)``: the image at ``path`` as RGB, fully decoded; or ``(None, reason)`` if it is
+    missing, unreadable, empty, truncated or not an image."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB"), None
+    except Exception as exc:  # OSError, PIL.UnidentifiedImageError, decoder errors, ...
+        if isinstance(exc, OSError) and not os.path.exists(path):
+            return None, "no such file, or a broken or looping link"
+        return None, _reason(exc, path)
+
+
+def read_image(path):
+    """The image at ``path`` as RGB; :class:`UnreadableImageError` naming the file if it cannot be
+    decoded (never retried, unlike torchreid's ``read_image``)."""
+    image, reason = decode_image(path)
+    if image is None:
+        raise UnreadableImageError(
+            f"cannot read image {path} ({reason}); replace it, or remove it and pass --allow-partial "
+            "(`reid-bench check` lists every unreadable image of a dataset)"
+        )
+    return image
+
+
+class ReidImageDataset(ImageDataset):
+    """torchreid's :class:`ImageDataset`, reading images with :func:`read_image`."""
+
+    def __getitem__(self, index):
+        img_path, pid, camid, dsetid = self.data[index]
+        img = read_image(img_path)
+        if self.transform is not None:
+            img = self._transform_image(self.transform, self.k_tfm, img)
+        return {"img": img, "pid": pid, "camid": camid, "impath": img_path, "dsetid": dsetid}
 
 
 class ArrayImageDataset(torch.utils.data.Dataset):
@@ -38,6 +92,17 @@ def _seed_worker(worker_id):
     np.random.seed(seed)
 
 
+def epoch_seed(seed, epoch):
+    """The seed of epoch ``epoch``'s training loader in a run with ``seed`` (a 64-bit mix of both)."""
+    return int(np.random.SeedSequence([seed % 2**64, epoch]).generate_state(1, dtype=np.uint64)[0])
+
+
+def seed_epoch(loader, seed, epoch):
+    """Seed ``loader``'s generator for epoch ``epoch`` before its iterator is created: the iterator draws
+    its workers' base seed from it, so worker ``i`` of that epoch gets the same seed on every run."""
+    loader.generator.manual_seed(epoch_seed(seed, epoch))
+
+
 def _loader(dataset, batch_size, workers, pin_memory, sampler=None, drop_last=False, seed=None):
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     return torch.utils.data.DataLoader(
@@ -56,12 +121,14 @@ def _loader(dataset, batch_size, workers, pin_memory, sampler=None, drop_last=Fa
 def train_dataset(splits, transform):
     """The training dataset of ``splits`` with ``transform``; its ``data`` is the sampler's source."""
     if isinstance(splits, ReidSplits):
-        return ImageDataset(splits.train, splits.query, splits.gallery, transform=transform, mode="train", verbose=False)
+        return ReidImageDataset(splits.train, splits.query, splits.gallery, transform=transform, mode="train",
+                                verbose=False)
     return ArrayImageDataset(splits.train_images, splits.train_labels, transform)
 
 
 def build_train_loader(dataset, sampler, batch_size, workers, pin_memory, seed):
-    """Batches of ``batch_size`` cut from ``sampler``'s index stream, last partial batch dropped."""
+    """Batches of ``batch_size`` cut from ``sampler``'s index stream, last partial batch dropped; call
+    :func:`seed_epoch` before each epoch."""
     return _loader(dataset, batch_size, workers, pin_memory, sampler=sampler, drop_last=True, seed=seed)
 
 
@@ -70,8 +137,8 @@ def build_test_loaders(splits, transform, batch_size, workers, pin_memory):
     if isinstance(splits, ReidSplits):
         loaders = {}
         for mode in ("query", "gallery"):
-            dataset = ImageDataset(splits.train, splits.query, splits.gallery, transform=transform, mode=mode,
-                                   verbose=False)
+            dataset = ReidImageDataset(splits.train, splits.query, splits.gallery, transform=transform, mode=mode,
+                                       verbose=False)
             loaders[mode] = _loader(dataset, batch_size, workers, pin_memory)
         return loaders
     return {"test": _loader(ArrayImageDataset(splits.test_images, splits.test_labels, transform), batch_size,

@@ -4,7 +4,8 @@ Per epoch: pick the recipe's stage (its sampler, batch size, optimizer, schedule
 a new stage rebuilds loader and optimizer), set the epoch's learning rate, call the method's
 ``on_epoch_start``, then for every batch run the model in train mode, sum the weighted loss terms over
 its named outputs, step the optimizers (mixed precision on CUDA when asked), and finally write a
-checkpoint. ``fit(resume=True)`` continues from the last checkpoint.
+checkpoint. ``fit(resume=True)`` continues from the last checkpoint, exactly: the checkpoint restores the
+main process's RNGs and each epoch's loader workers are seeded from ``(seed, epoch)``.
 """
 import inspect
 import math
@@ -13,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from ..data.loaders import build_train_loader, train_dataset
+from ..data.loaders import build_train_loader, seed_epoch, train_dataset
 from ..data.transforms import build_train_transform
 from .checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from .optim import build_optimizer, learning_rate, set_learning_rate
@@ -82,7 +83,7 @@ class Trainer:
         sampler_builder = self.plugins.samplers.get(stage.sampler.name)
         sampler = sampler_builder(self.dataset.data, stage.batch_size, **stage.sampler.kwargs)
         self.loader = build_train_loader(self.dataset, sampler, stage.batch_size, self.workers,
-                                         pin_memory=self.device.type == "cuda", seed=self.seed + index)
+                                         pin_memory=self.device.type == "cuda", seed=self.seed)
         if len(self.loader) == 0:
             raise ValueError(
                 f"stage {stage.name!r}: batch size {stage.batch_size} with sampler {stage.sampler.name!r} "
@@ -177,6 +178,9 @@ class Trainer:
             if self.method.on_epoch_start is not None:
                 self.method.on_epoch_start(self.model, epoch, self.recipe)
             self.transform.set_epoch(epoch)
+            # the epoch's worker seeds depend on (seed, epoch) only, so a resumed run draws the same
+            # augmentations as an uninterrupted one (the main process's RNGs are in the checkpoint)
+            seed_epoch(self.loader, self.seed, epoch)
             self._train_epoch(epoch, stage, lr, stats)
             stats.epochs_done = epoch + 1
             save_checkpoint(self.run_dir, self._checkpoint_payload(epoch + 1, stats))

@@ -26,30 +26,36 @@ def read_record(output):
         return json.load(handle)
 
 
-def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", [0, 2])
+def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, monkeypatch, workers):
+    """Bit-identical final weights for any worker count: with workers the augmentations run in worker
+    processes whose seeds come from the loader's generator, which is seeded from (seed, epoch)."""
+    args = ARGS + ["--workers", str(workers)]
     reference = str(tmp_path / "reference")
-    assert main(ARGS + ["--output", reference]) == 0
+    assert main(args + ["--output", reference]) == 0
     expected = read_record(reference)
     assert expected["resumed"] is False and expected["train"]["iterations"] == 9
 
     interrupted = str(tmp_path / "interrupted")
     original_step, calls = Trainer._step, {"n": 0}
 
-    def step_then_die(self, batch):  # killed in the middle of the second epoch
+    def step_then_die(self, batch):  # killed in the middle of the second epoch, then of the third
         calls["n"] += 1
-        if calls["n"] == 5:
+        if calls["n"] in (5, 10):
             raise KeyboardInterrupt
         return original_step(self, batch)
 
     monkeypatch.setattr(Trainer, "_step", step_then_die)
-    assert main(ARGS + ["--output", interrupted]) == 130
+    assert main(args + ["--output", interrupted]) == 130
     run_dir = os.path.join(interrupted, "toy", "full", "synthetic", "paper", "seed0")
     assert load_checkpoint(run_dir)["next_epoch"] == 1
     assert not glob.glob(os.path.join(interrupted, "results", "*.json"))
 
-    monkeypatch.setattr(Trainer, "_step", original_step)
-    assert main(ARGS + ["--output", interrupted]) == 2  # refuses to overwrite silently
-    assert main(ARGS + ["--output", interrupted, "--resume"]) == 0
+    assert main(args + ["--output", interrupted]) == 2  # refuses to overwrite silently
+    assert main(args + ["--output", interrupted, "--resume"]) == 130  # steps 6-8 (epoch 2), killed at 10
+    assert load_checkpoint(run_dir)["next_epoch"] == 2
+    assert main(args + ["--output", interrupted, "--resume"]) == 0
+    assert calls["n"] == 13
     resumed = read_record(interrupted)
     assert resumed["resumed"] is True and resumed["train"]["iterations"] == 9
     assert resumed["metrics"] == pytest.approx(expected["metrics"])
