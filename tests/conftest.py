@@ -24,6 +24,19 @@ def reid_bench_cache(tmp_path_factory):
         os.environ["REID_BENCH_CACHE"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def tiny_synthetic_pretraining():
+    """A run on ``synthetic`` without ``--no-pretrained`` pretrains its backbone first (minutes); in the
+    tests that pretraining is a tiny one (a few iterations), so no test pays for the real one."""
+    from reid_bench import pretraining
+
+    real = pretraining.PRETRAINING
+    pretraining.PRETRAINING = pretraining.PretrainingRecipe(identities=6, images_per_identity=2, iterations=2,
+                                                            batch_size=4)
+    yield pretraining.PRETRAINING
+    pretraining.PRETRAINING = real
+
+
 @pytest.fixture(scope="session")
 def live_residuals():
     """``live_residuals(model)``: give back the residual branches a from-scratch backbone starts without.

@@ -36,7 +36,7 @@ def test_unknown_names_list_the_available_ones(args, expected, capsys):
 
 def test_missing_imagenet_weights_say_where_to_put_them(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    args = ["run", "--plugin", "baseline", "--dataset", "synthetic", "--pretrained", "--epochs", "1",
+    args = ["run", "--plugin", "baseline", "--dataset", "synthetic", "--pretrained-from", "imagenet", "--epochs", "1",
             "--output", str(tmp_path / "runs"), "--workers", "0"]
     assert main(args) == 2
     err = capsys.readouterr().err
