@@ -190,6 +190,11 @@ def _legend(task, rows):
         "- recipe: `paper` is the method's own training recipe, `uniform` the harness's shared one "
         "(same budget for every method); training epochs in brackets."
     )
+    lines.append(
+        "- pretrained: the weights training started from: `imagenet`, `synthetic` (the harness's own "
+        "synthetic pretraining, `reid_bench.pretraining`, the embedded protocol's stand-in for ImageNet) "
+        "or `no` (from scratch)."
+    )
     if _has_reported(rows):
         better = "positive: ours is higher" if task == "reid" else "negative: ours is better"
         lines += [
