@@ -15,9 +15,35 @@ from .plugin_manager import CORE_PLUGIN_NAME, load_plugins
 from .recipes import RECIPES
 
 
-def _common_parser():
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--plugin-module", action="append", default=[], metavar="MODULE",
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one ``error:`` line (exit 2), like the harness's other errors."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def _integer(minimum, expected):
+    """An argparse type: an integer ``>= minimum``; anything else is refused saying ``expected``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+POSITIVE = _integer(1, "a whole number of at least 1")
+NON_NEGATIVE = _integer(0, "a whole number of at least 0")
+
+
+def _common_parser(dest="plugin_module"):
+    common = _Parser(add_help=False)
+    common.add_argument("--plugin-module", dest=dest, action="append", default=[], metavar="MODULE",
                         help="import MODULE as a plugin (one not installed as a package); repeatable")
     return common
 
@@ -28,18 +54,20 @@ def _data_arguments(parser):
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept a dataset copy whose split sizes differ from the published ones")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    parser.add_argument("--workers", type=int, default=2, help="data loading processes (default 2)")
+    parser.add_argument("--workers", type=NON_NEGATIVE, default=2, help="data loading processes (default 2)")
     parser.add_argument("--evaluator", choices=EVALUATORS, default="reid_bench",
                         help="retrieval metrics implementation (torchreid's is the reference)")
 
 
 def build_parser():
     common = _common_parser()
-    parser = argparse.ArgumentParser(
+    # given before the command (`reid-bench --plugin-module X run ...`) it lands in its own list, which
+    # the command's own --plugin-module (default []) cannot overwrite; main() joins the two
+    parser = _Parser(
         prog="reid-bench",
         description="Benchmark person re-identification methods (plugins) under uniform protocols.",
         epilog="Example: reid-bench run --plugin baseline --dataset synthetic",
-        parents=[common],
+        parents=[_common_parser("plugin_module_before_command")],
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -55,11 +83,12 @@ def build_parser():
     _data_arguments(run)
     run.add_argument("--recipe", choices=RECIPES, default="paper",
                      help="paper: the method's own recipe (default); uniform: the shared schedule")
-    run.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed (default 0)")
-    run.add_argument("--epochs", type=int, help="shorten or stretch the recipe to this many epochs (0: evaluate the untrained model)")
-    run.add_argument("--max-iters", type=int, help="cap iterations per epoch (smoke tests)")
-    run.add_argument("--batch-size", type=int, help="override every stage's batch size")
-    run.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), help="override the input size")
+    run.add_argument("--seeds", type=NON_NEGATIVE, nargs="+", default=[0], help="one run per seed (default 0)")
+    run.add_argument("--epochs", type=NON_NEGATIVE, help="shorten or stretch the recipe to this many epochs (0: evaluate the untrained model)")
+    run.add_argument("--max-iters", type=POSITIVE, help="cap iterations per epoch (smoke tests)")
+    run.add_argument("--batch-size", type=POSITIVE,
+                     help="override every stage's batch size (a multiple of a P x K sampler's K images per identity)")
+    run.add_argument("--input-size", type=POSITIVE, nargs=2, metavar=("H", "W"), help="override the input size")
     pretrained = run.add_mutually_exclusive_group()
     pretrained.add_argument("--pretrained", dest="pretrained", action="store_true", default=None,
                             help="start from pretrained weights (the default; ImageNet's, or on synthetic the "
@@ -74,7 +103,9 @@ def build_parser():
     amp.add_argument("--amp", dest="amp", action="store_true", default=None, help="mixed precision (CUDA)")
     amp.add_argument("--no-amp", dest="amp", action="store_false", help="full precision")
     run.add_argument("--output", default="runs", help="run folders and results/ go here (default runs)")
-    run.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    run.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint, with the options it was started "
+                          "with (a changed recipe, --epochs, --batch-size or --input-size is refused: the "
+                          "run folder's recipe.json says what it was started with)")
     run.add_argument("--overwrite", action="store_true", help="start again even if the run folder has a checkpoint")
     run.add_argument("--no-rerank", dest="rerank", action="store_false", help="skip re-ranked metrics")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -84,7 +115,7 @@ def build_parser():
     evaluate.add_argument("--checkpoint", required=True, help="a run's model.pt (its folder has run.json)")
     _data_arguments(evaluate)
     evaluate.add_argument("--rerank", action="store_true", help="also report re-ranked metrics")
-    evaluate.add_argument("--eval-batch-size", type=int, default=128)
+    evaluate.add_argument("--eval-batch-size", type=POSITIVE, default=128)
 
     check = commands.add_parser("check", parents=[common], help="verify that every image of a dataset decodes",
                                 description="Decode every image of a protocol's splits and list those that cannot "
@@ -193,7 +224,7 @@ COMMANDS = {"list": command_list, "run": command_run, "eval": command_eval, "che
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        plugins = load_plugins(args.plugin_module)
+        plugins = load_plugins(list(dict.fromkeys(args.plugin_module_before_command + args.plugin_module)))
         if args.command != "list":
             _report_problems(plugins)
         return COMMANDS[args.command](args, plugins)

@@ -64,10 +64,25 @@ def resolve_recipe(method, protocol, recipe_name="paper", *, epochs=None, batch_
         recipe = recipe.with_budget(protocol.budget)
     if input_size:
         recipe = replace(recipe, input_size=tuple(input_size))
+    if epochs is not None and epochs < 0:
+        raise UserError(f"--epochs {epochs}: expected a whole number of at least 0")
+    if input_size is not None and (len(input_size) != 2 or min(input_size) < 1):
+        raise UserError(f"--input-size {' '.join(map(str, input_size))}: expected a height and a width of at "
+                        "least 1 pixel each")
     if epochs == 0:  # evaluate the untrained model: a chance-level reference
         recipe = replace(recipe, stages=tuple(replace(stage, epochs=0) for stage in recipe.stages))
     elif epochs:
         recipe = recipe.with_epochs(epochs)
-    if batch_size:
+    if batch_size is not None:
+        if batch_size < 1:
+            raise UserError(f"--batch-size {batch_size}: expected a whole number of at least 1")
+        for stage in recipe.stages:
+            per_identity = stage.sampler.kwargs.get("num_instances")
+            if per_identity and batch_size % per_identity:
+                lower = max(per_identity, batch_size // per_identity * per_identity)
+                raise UserError(
+                    f"--batch-size {batch_size}: stage {stage.name!r} samples P x K batches of {per_identity} "
+                    f"images per identity (sampler {stage.sampler.name!r}), so the batch size must be a multiple "
+                    f"of {per_identity}, e.g. {lower} or {lower + per_identity}")
         recipe = replace(recipe, stages=tuple(replace(stage, batch_size=batch_size) for stage in recipe.stages))
     return recipe

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import re
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -17,7 +18,7 @@ import torch
 
 from .backbones import Pretrained
 from .engine import Trainer
-from .engine.checkpoint import check_existing_checkpoint
+from .engine.checkpoint import CHECKPOINT_NAME, check_existing_checkpoint
 from .errors import UserError
 from .evaluation.evaluate import evaluate_classification, evaluate_reid, plain_forward
 from .data.loaders import build_test_loaders
@@ -131,6 +132,101 @@ def _mean_metrics(per_trial):
             for key in per_trial[0]}
 
 
+def check_output_writable(output):
+    """Before any training: ``output`` and ``output/results`` are (or can be made) folders this process
+    can write in, so a run never trains and evaluates only to fail writing its files."""
+    for folder in (output, os.path.join(output, "results")):
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise UserError(f"--output {output}: {folder} is a file; expected a folder (or a path where one can "
+                            "be created) for run folders and results/")
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise UserError(f"--output {output}: cannot write in {folder} ({exc.strerror or exc}); expected a "
+                            "writable folder for run folders and results/") from None
+
+
+_OPTION_OF = {"epochs": "--epochs", "batch_size": "--batch-size", "input_size": "--input-size",
+              "name": "--recipe"}
+
+
+def _differences(saved, now, path=""):
+    """``[(path, saved value, current value)]`` of two JSON-like values."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        found = []
+        for key in sorted(set(saved) | set(now), key=str):
+            found += _differences(saved.get(key), now.get(key), f"{path}.{key}" if path else str(key))
+        return found
+    if isinstance(saved, list) and isinstance(now, list) and len(saved) == len(now):
+        found = []
+        for index, (a, b) in enumerate(zip(saved, now)):
+            found += _differences(a, b, f"{path}[{index}]")
+        return found
+    return [] if saved == now else [(path, saved, now)]
+
+
+def _recipe_summary(recipe_dict):
+    stages = recipe_dict.get("stages") or []
+    return {"epochs": sum(stage.get("epochs", 0) for stage in stages),
+            "batch_size": [stage.get("batch_size") for stage in stages],
+            "input_size": recipe_dict.get("input_size"), "name": recipe_dict.get("name")}
+
+
+def _training_settings(config, pretrained, amp):
+    """What changes training besides the recipe (kept in the run folder's ``settings.json``)."""
+    return {"max_iters": config.max_iters, "pretrained": pretrained.describe() if pretrained else False,
+            "amp": bool(amp)}
+
+
+_SETTING_OPTION = {"max_iters": "--max-iters", "pretrained": "--pretrained/--no-pretrained/--pretrained-from",
+                   "amp": "--amp/--no-amp"}
+
+
+def check_resume_matches(trial_dir, recipe, settings=None):
+    """With ``--resume`` over an existing checkpoint: the recipe must be the one the run was started with
+    (its ``recipe.json``), and so must ``settings`` (its ``settings.json``, where there is one), or the
+    record would claim a configuration the weights were not trained with."""
+    settings_path = os.path.join(trial_dir, "settings.json")
+    if settings is not None and os.path.isfile(settings_path):
+        try:
+            with open(settings_path) as handle:
+                saved_settings = json.load(handle)
+        except (OSError, ValueError):
+            saved_settings = None
+        if isinstance(saved_settings, dict):
+            changed = [f"{key.replace('_', ' ')} {saved_settings.get(key)} there, {value} now "
+                       f"({_SETTING_OPTION[key]})" for key, value in settings.items()
+                       if key in saved_settings and saved_settings[key] != value]
+            if changed:
+                raise UserError(f"--resume: {trial_dir} was started with another configuration: "
+                                f"{'; '.join(changed)}. Resume with the options the run was started with, or pass "
+                                "--overwrite to start it again")
+    path = os.path.join(trial_dir, "recipe.json")
+    try:
+        with open(path) as handle:
+            saved = json.load(handle)
+        if not isinstance(saved, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--resume: cannot tell which configuration {trial_dir} was started with: {path} is "
+                        f"missing or unreadable ({exc}); start the run again with --overwrite") from None
+    now = json.loads(json.dumps(recipe.to_dict()))
+    differences = _differences(saved, now)
+    if not differences:
+        return
+    old, new = _recipe_summary(saved), _recipe_summary(now)
+    parts = [f"{key.replace('_', ' ')} {old[key]} there, {new[key]} now ({option})"
+             for key, option in _OPTION_OF.items() if old[key] != new[key]]
+    if not parts:
+        parts = [f"{where} {a!r} there, {b!r} now" for where, a, b in differences[:4]]
+        if len(differences) > 4:
+            parts.append(f"and {len(differences) - 4} more")
+    raise UserError(f"--resume: {trial_dir} was started with another configuration: {'; '.join(parts)}. Resume "
+                    "with the options the run was started with, or pass --overwrite to start it again")
+
+
 def run(config, plugins, log=print):
     """Train and evaluate one seed; returns ``(record, record_path)``."""
     method = plugins.method_for_plugin(config.plugin)
@@ -142,6 +238,9 @@ def run(config, plugins, log=print):
     device = resolve_device(config.device)
     amp = recipe.amp if config.amp is None else config.amp
     pretrained = _pretrained_choice(config, protocol)
+    if config.workers < 0 or (config.max_iters is not None and config.max_iters < 1):
+        raise UserError(f"expected --workers >= 0 and --max-iters >= 1, got {config.workers} and {config.max_iters}")
+    check_output_writable(config.output)
     folder = run_folder(config, method, variant)
     started_at, started = utc_now(), time.perf_counter()
 
@@ -149,8 +248,11 @@ def run(config, plugins, log=print):
     for trial in trials:
         trial_dir = folder if protocol.trials == 1 else os.path.join(folder, f"trial{trial}")
         check_existing_checkpoint(trial_dir, resume=config.resume, overwrite=config.overwrite)
+        if config.resume and os.path.isfile(os.path.join(trial_dir, CHECKPOINT_NAME)):
+            check_resume_matches(trial_dir, recipe, _training_settings(config, pretrained, amp))
         os.makedirs(trial_dir, exist_ok=True)
         write_json_atomic(os.path.join(trial_dir, "recipe.json"), recipe.to_dict())
+        write_json_atomic(os.path.join(trial_dir, "settings.json"), _training_settings(config, pretrained, amp))
         seed_everything(config.seed)
         splits = protocol.load(config.root, allow_partial=config.allow_partial, trial=trial)
         num_classes = splits.num_train_pids if isinstance(splits, ReidSplits) else splits.num_classes
@@ -205,12 +307,38 @@ def run(config, plugins, log=print):
         "resumed": stats.resumed,
         "run_dir": folder,
     }
-    path = write_record(os.path.join(config.output, "results"), record)
-    log(f"metrics: {json.dumps(record['metrics'])}")
+    log(f"metrics: {json.dumps(record['metrics'])}")  # shown before the record is written, which may fail
     if record["metrics_reranked"]:
         log(f"re-ranked: {json.dumps(record['metrics_reranked'])}")
+    path = write_record(os.path.join(config.output, "results"), record)
     log(f"result record: {path}")
     return record, path
+
+
+RUN_INFO_KEYS = {"method": str, "variant": str, "protocol": str, "recipe_name": str, "num_classes": int,
+                 "input_size": list}
+
+
+def _read_run_info(path):
+    """A run folder's ``run.json``, checked; :class:`UserError` naming what is wrong."""
+    try:
+        with open(path) as handle:
+            info = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path} ({type(exc).__name__}: {exc}); expected the run.json that "
+                        "`reid-bench run` wrote") from None
+    if not isinstance(info, dict):
+        raise UserError(f"{path} is not a JSON object; expected the run.json that `reid-bench run` wrote")
+    wrong = [key for key, kind in RUN_INFO_KEYS.items()
+             if not isinstance(info.get(key), kind) or isinstance(info.get(key), bool)]
+    if not wrong and (info["num_classes"] < 1 or len(info["input_size"]) != 2
+                      or not all(isinstance(v, int) and v >= 1 for v in info["input_size"])):
+        wrong = ["num_classes" if info["num_classes"] < 1 else "input_size"]
+    if wrong:
+        expected = ", ".join(f"{key} ({kind.__name__})" for key, kind in RUN_INFO_KEYS.items())
+        raise UserError(f"{path} has a missing or bad {', '.join(wrong)}; expected {expected} as `reid-bench run` "
+                        "writes them")
+    return info
 
 
 def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto", workers=2,
@@ -221,15 +349,30 @@ def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto
     if not os.path.isfile(checkpoint) or not os.path.isfile(info_path):
         raise UserError(f"{checkpoint} is not a run's model.pt (expected the file and a run.json beside it, "
                         "as `reid-bench run` writes them)")
-    with open(info_path) as handle:
-        info = json.load(handle)
+    info = _read_run_info(info_path)
     method = plugins.methods.get(info["method"])
+    method.variant(info["variant"])
     protocol = plugins.datasets.get(dataset)
     trained_on = plugins.datasets.get(info["protocol"])
     recipe = resolve_recipe(method, trained_on, info["recipe_name"], input_size=tuple(info["input_size"]))
     device = resolve_device(device)
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as exc:  # empty, truncated, not a torch file, or holding more than tensors
+        line = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise UserError(f"cannot read {checkpoint} as a model's weights ({type(exc).__name__}: {line}); expected "
+                        "the model.pt that `reid-bench run` wrote") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{checkpoint} is not a model's state dict (names to tensors); expected the model.pt "
+                        "that `reid-bench run` wrote")
     model = build_model(plugins, method, info["variant"], trained_on, recipe, info["num_classes"], pretrained=False)
-    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise UserError(f"{checkpoint} does not hold the weights of {method.name} [{info['variant']}] with "
+                        f"{info['num_classes']} classes that {info_path} describes ({detail}); expected the "
+                        "model.pt of that run") from None
     model.to(device)
     splits = protocol.load(root, allow_partial=allow_partial, trial=0)
     config = RunConfig(plugin=method.name, dataset=dataset, workers=workers, evaluator=evaluator, rerank=rerank,

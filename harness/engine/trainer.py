@@ -16,6 +16,7 @@ import torch
 
 from ..data.loaders import build_train_loader, seed_epoch, train_dataset
 from ..data.transforms import build_train_transform
+from ..errors import UserError
 from .checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from .optim import build_optimizer, learning_rate, set_learning_rate
 
@@ -78,17 +79,37 @@ class Trainer:
         return SummaryWriter(log_dir=f"{self.run_dir}/tensorboard")
 
     # -- stages -----------------------------------------------------------------------------------
+    def _sampler(self, stage):
+        """The stage's sampler; a batch size it cannot serve (too many identities per batch, not a
+        multiple of K, more images than an epoch has) is a :class:`UserError`."""
+        sampler_builder = self.plugins.samplers.get(stage.sampler.name)
+        try:
+            sampler = sampler_builder(self.dataset.data, stage.batch_size, **stage.sampler.kwargs)
+        except ValueError as exc:
+            raise UserError(f"stage {stage.name!r}, batch size {stage.batch_size}: {exc}") from None
+        try:
+            per_epoch = len(sampler)
+        except TypeError:  # a plugin's sampler without a length: the loader finds out
+            return sampler
+        if per_epoch < stage.batch_size:
+            raise UserError(
+                f"stage {stage.name!r}: batch size {stage.batch_size} with sampler {stage.sampler.name!r} "
+                f"yields no full batch from {len(self.dataset)} training images ({per_epoch} per epoch); "
+                "lower --batch-size"
+            )
+        return sampler
+
+    def check_stages(self):
+        """Fail before training when a stage's batch size does not fit its sampler and training set."""
+        for stage in self.recipe.stages:
+            if stage.epochs > 0:
+                self._sampler(stage)
+
     def _enter_stage(self, index, stage):
         self.stage_index = index
-        sampler_builder = self.plugins.samplers.get(stage.sampler.name)
-        sampler = sampler_builder(self.dataset.data, stage.batch_size, **stage.sampler.kwargs)
+        sampler = self._sampler(stage)
         self.loader = build_train_loader(self.dataset, sampler, stage.batch_size, self.workers,
                                          pin_memory=self.device.type == "cuda", seed=self.seed)
-        if len(self.loader) == 0:
-            raise ValueError(
-                f"stage {stage.name!r}: batch size {stage.batch_size} with sampler {stage.sampler.name!r} "
-                f"yields no full batch from {len(self.dataset)} training images; lower --batch-size"
-            )
         active = [term.name for term in self.method.loss_terms_for(self.variant, self.recipe, stage)]
         self.active_terms = [name for name in active if name in self.terms]
         own = {id(p) for name in self.loss_optimizers for p in self.loss_modules[name].parameters()}
@@ -167,6 +188,7 @@ class Trainer:
 
     def fit(self, resume=False):
         """Train to the end of the recipe; returns :class:`TrainStats`."""
+        self.check_stages()
         start_epoch, stats = self._resume() if resume else (0, TrainStats())
         self.model.to(self.device)
         for epoch in range(start_epoch, self.recipe.epochs):
