@@ -34,8 +34,10 @@ import torch
 import torchvision
 from torch import nn
 
+from .backbones import zero_init_residuals
 from .cache import cache_base, exclusive_lock
 from .datasets import synthetic
+from .spec import IMAGENET_MEAN, IMAGENET_STD
 
 #: attribute heads: name -> number of classes (the generator's pools)
 ATTRIBUTES = {
@@ -48,8 +50,6 @@ ATTRIBUTES = {
     "accessory": len(synthetic.ACCESSORIES),
     "shorts": 2,
 }
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,6 @@ def pretraining_set(recipe=None):
 def build_backbone(arch):
     """``(backbone, feature_dim)``: torchvision's ``arch`` from scratch (residual blocks starting as the
     identity), its classifier replaced by the identity so that it returns pooled features."""
-    from .backbones import zero_init_residuals
-
     if arch in ("resnet50", "resnet101"):
         net = zero_init_residuals(getattr(torchvision.models, arch)(weights=None))
         dim = net.fc.in_features
