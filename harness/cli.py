@@ -1,7 +1,8 @@
 """The ``reid-bench`` command line: ``list``, ``run``, ``eval``, ``check`` and ``leaderboard``.
 
-User errors (unknown names, missing data or weights, an existing run folder) print one line starting
-with ``error:`` and exit with status 2, without a traceback.
+User errors (unknown names, missing data or weights, an existing run folder) and files the operating
+system refuses (permissions, a full disk) print one line starting with ``error:`` and exit with status 2,
+without a traceback.
 """
 import argparse
 import json
@@ -207,7 +208,7 @@ def command_check(args, plugins):
 def command_leaderboard(args, plugins):
     from .leaderboard import write_leaderboards
 
-    report = write_leaderboards(args.results, args.out, plugins)
+    report = write_leaderboards(args.results, args.out, plugins, include_smoke=args.include_smoke)
     for folder in report.missing_dirs:
         print(f"warning: no result folder {folder}", file=sys.stderr)
     for path, reason in report.skipped:
@@ -230,6 +231,11 @@ def main(argv=None):
         return COMMANDS[args.command](args, plugins)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the environment refused a file: permissions, a full disk, a vanished folder
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot access{where}: {exc.strerror or exc}; expected a readable (and, for outputs, "
+              "writable) path with space left", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the last completed epoch is checkpointed: rerun with --resume to continue",

@@ -3,12 +3,17 @@
 Plugins come from three places, loaded in this order:
 
 1. the harness's own registrations (:mod:`reid_bench.builtin`: generic losses, samplers, protocols),
-2. installed packages with an entry point in the group ``reid_bench`` (the built-in paper plugins
-   are declared this way too, exactly as a third party would declare theirs),
+2. installed packages with an entry point in the group ``reid_bench``: the built-in paper plugins
+   first (they are declared this way too, exactly as a third party would declare theirs), then the
+   others by entry point name,
 3. modules named on the command line with ``--plugin-module``.
 
+Names are first come, first served, so the built-in plugins and their methods keep their names: a
+third-party plugin named like one, or registering a name already taken, is refused.
+
 A plugin that fails to import, or whose registration hook raises (a duplicate name included), is
-recorded in :attr:`PluginSet.problems` and skipped; the others still load.
+recorded in :attr:`PluginSet.problems` and skipped as a whole: whatever it registered before the
+failure, in that hook or an earlier one, is removed again. The others still load.
 """
 import importlib
 import importlib.metadata
@@ -90,8 +95,22 @@ class PluginSet:
         raise UnknownNameError("plugin", plugin_or_method, set(self.plugins) - {CORE_PLUGIN_NAME})
 
 
+BUILTIN_PLUGIN_PACKAGE = "reid_bench.plugins."
+
+
 def _entry_points():
-    return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    """The ``reid_bench`` entry points: the built-in plugins first, then by name."""
+    return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
+                  key=lambda ep: (not ep.value.startswith(BUILTIN_PLUGIN_PACKAGE), ep.name, ep.value))
+
+
+def _skip_plugin(result, pm, name):
+    """Remove plugin ``name`` and everything it registered."""
+    for kind in REGISTRATION_HOOKS:
+        result.registry(kind).remove_owned_by(name)
+    pm.unregister(name=name)
+    result.plugins.pop(name, None)
+    result.sources.pop(name, None)
 
 
 def load_plugins(plugin_modules=(), use_entry_points=True):
@@ -133,7 +152,7 @@ def load_plugins(plugin_modules=(), use_entry_points=True):
         hook_caller = getattr(pm.hook, hook_name)
         # Hook implementations are called one by one (not through pluggy's fan-out) so that each
         # registration is attributed to its plugin and one plugin's failure leaves the rest intact.
-        for impl in hook_caller.get_hookimpls():  # in registration order: core, entry points, modules
+        for impl in list(hook_caller.get_hookimpls()):  # in registration order: core, entry points, modules
             registry.current_plugin = impl.plugin_name
             try:
                 impl.function(registry=registry)
@@ -142,5 +161,6 @@ def load_plugins(plugin_modules=(), use_entry_points=True):
                     PluginProblem(impl.plugin_name, hook_name, f"{type(exc).__name__}: {exc}",
                                   traceback.format_exc())
                 )
+                _skip_plugin(result, pm, impl.plugin_name)
         registry.current_plugin = None
     return result

@@ -25,7 +25,6 @@ says ``"pretrained": "synthetic (...)"`` and the leaderboard groups and labels r
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 
@@ -34,6 +33,7 @@ import torch
 import torchvision
 from torch import nn
 
+from .atomic import save_torch_atomic, write_text_atomic
 from .backbones import zero_init_residuals
 from .cache import cache_base, exclusive_lock
 from .datasets import synthetic
@@ -232,12 +232,8 @@ def synthetic_weights(arch, recipe=None, log=print):
         log(f"synthetic pretraining of {arch} ({recipe.iterations} iterations of {recipe.batch_size} images; "
             f"once, cached in {folder})")
         state, stats = pretrain(arch, recipe, log)
-        handle, staging = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        os.close(handle)
-        torch.save(state, staging)
-        with open(os.path.splitext(path)[0] + ".json", "w") as info:
-            json.dump(stats, info, indent=2)
-        os.replace(staging, path)
+        write_text_atomic(os.path.splitext(path)[0] + ".json", json.dumps(stats, indent=2))
+        save_torch_atomic(state, path)
         log(f"synthetic pretraining of {arch} done in {stats['wall_s']:.0f} s "
             f"(identity accuracy {100 * stats['train_identity_accuracy']:.1f}% on its own training set)")
     return path

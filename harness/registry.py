@@ -1,5 +1,18 @@
 """Named registries filled by the plugins' registration hooks (see :mod:`reid_bench.hookspecs`)."""
+import re
+
 from .errors import DuplicateRegistrationError, UnknownNameError
+
+#: names of plugins' registrations (and of methods' variants): they become folder names, file names and
+#: table cells, so a letter or digit first (no ``..``, no hidden folder) and no separators or line breaks
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.,+=-]*$")
+
+
+def check_name(kind, name):
+    """Raise :class:`ValueError` unless ``name`` is a valid :data:`NAME`."""
+    if not isinstance(name, str) or not NAME.match(name):
+        raise ValueError(f"{kind} names start with a letter or digit and use only letters, digits and _ . , + = - "
+                         f"(they name run folders and table cells); got {name!r}")
 
 
 class Registry:
@@ -18,13 +31,17 @@ class Registry:
     def add(self, name, entry):
         """Register ``entry`` under ``name``; a name already taken raises
         :class:`DuplicateRegistrationError` naming both plugins."""
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"{self.kind} names must be non-empty strings, got {name!r}")
+        check_name(self.kind, name)
         if name in self._entries:
             raise DuplicateRegistrationError(self.kind, name, self._owners[name], self.current_plugin)
         self._entries[name] = entry
         self._owners[name] = self.current_plugin
         return entry
+
+    def remove_owned_by(self, plugin):
+        """Forget every name ``plugin`` registered (a plugin skipped after a failing hook)."""
+        for name in [name for name, owner in self._owners.items() if owner == plugin]:
+            del self._entries[name], self._owners[name]
 
     def get(self, name):
         """The entry registered under ``name``; an unknown name lists the available ones."""

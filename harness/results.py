@@ -14,7 +14,8 @@ Schema version 1 (every key always present; ``null`` where not applicable)::
     params, flops    ints (FLOPs of one forward at the recipe's input size; null if not measurable)
     backbone         e.g. "resnet50"
     input_size       [height, width]
-    train            {"epochs", "iterations", "images_per_s", "wall_s"}
+    train            {"epochs", "iterations", "max_iters", "images_per_s", "wall_s"}; max_iters: the
+                     ``--max-iters`` cap on iterations per epoch (a smoke run), or null
     eval_wall_s      float
     pretrained       false or a description of where the ImageNet weights came from
     device, amp      "cpu" / "cuda:0", bool
@@ -29,7 +30,8 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
+
+from .atomic import write_text_atomic
 
 SCHEMA_VERSION = 1
 
@@ -70,23 +72,9 @@ def git_commit():
 
 
 def write_json_atomic(path, payload):
-    """Write ``payload`` as JSON to ``path`` through a temporary file and an atomic rename, so a crash
-    never leaves a half-written file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(payload, stream, indent=2, sort_keys=True)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
-        raise
-    return path
+    """Write ``payload`` as JSON to ``path`` atomically (:mod:`reid_bench.atomic`): a crash never leaves a
+    half-written file."""
+    return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def write_record(results_dir, record):

@@ -16,6 +16,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from .atomic import save_torch_atomic
 from .backbones import Pretrained
 from .engine import Trainer
 from .engine.checkpoint import CHECKPOINT_NAME, check_existing_checkpoint
@@ -74,7 +75,9 @@ def resolve_device(name):
 
 
 def _slug(text):
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text)
+    """``text`` as one file name: runs of other characters than letters, digits and ``_ . = -`` become
+    ``_``, and so does a leading dot, so no name (``..`` included) leaves or hides in its folder."""
+    return re.sub(r"^\.", "_", re.sub(r"[^A-Za-z0-9_.=-]+", "_", text)) or "_"
 
 
 def run_folder(config, method, variant):
@@ -250,13 +253,16 @@ def run(config, plugins, log=print):
         check_existing_checkpoint(trial_dir, resume=config.resume, overwrite=config.overwrite)
         if config.resume and os.path.isfile(os.path.join(trial_dir, CHECKPOINT_NAME)):
             check_resume_matches(trial_dir, recipe, _training_settings(config, pretrained, amp))
-        os.makedirs(trial_dir, exist_ok=True)
-        write_json_atomic(os.path.join(trial_dir, "recipe.json"), recipe.to_dict())
-        write_json_atomic(os.path.join(trial_dir, "settings.json"), _training_settings(config, pretrained, amp))
+        elif config.resume:
+            log(f"--resume: no checkpoint in {trial_dir}; training starts from the first epoch")
         seed_everything(config.seed)
         splits = protocol.load(config.root, allow_partial=config.allow_partial, trial=trial)
         num_classes = splits.num_train_pids if isinstance(splits, ReidSplits) else splits.num_classes
         model = build_model(plugins, method, variant, protocol, recipe, num_classes, pretrained).to(device)
+        # the run folder is made only once the data and the model are there: a failed check leaves none
+        os.makedirs(trial_dir, exist_ok=True)
+        write_json_atomic(os.path.join(trial_dir, "recipe.json"), recipe.to_dict())
+        write_json_atomic(os.path.join(trial_dir, "settings.json"), _training_settings(config, pretrained, amp))
         log(f"{method.name} [{variant}] on {protocol.name}"
             f"{f' trial {trial + 1}/{protocol.trials}' if protocol.trials > 1 else ''}: recipe {recipe.name}, "
             f"{recipe.epochs} epochs, input {recipe.input_size[0]}x{recipe.input_size[1]}, device {device}, "
@@ -266,7 +272,7 @@ def run(config, plugins, log=print):
                           workers=config.workers, seed=config.seed, max_iters=config.max_iters,
                           progress=config.progress, log=log)
         stats = trainer.fit(resume=config.resume)
-        torch.save(model.state_dict(), os.path.join(trial_dir, "model.pt"))
+        save_torch_atomic(model.state_dict(), os.path.join(trial_dir, "model.pt"))
         write_json_atomic(os.path.join(trial_dir, "run.json"), {
             "method": method.name, "variant": variant, "protocol": protocol.name, "recipe_name": recipe.name,
             "num_classes": num_classes, "input_size": list(recipe.input_size), "seed": config.seed})
@@ -276,7 +282,7 @@ def run(config, plugins, log=print):
 
     params, flops = model_complexity(model, recipe.input_size, device)
     record = {
-        "run_id": f"{_slug(method.name)}-{_slug(variant)}-{protocol.name}-{recipe.name}-seed{config.seed}-"
+        "run_id": f"{_slug(method.name)}-{_slug(variant)}-{_slug(protocol.name)}-{_slug(recipe.name)}-seed{config.seed}-"
                   f"{started_at.replace(':', '').replace('+0000', 'Z')}",
         "plugin": plugins.methods.owner(method.name),
         "method": method.name,
@@ -293,7 +299,7 @@ def run(config, plugins, log=print):
         "flops": flops,
         "backbone": method.variant(variant).backbone or method.backbone,
         "input_size": list(recipe.input_size),
-        "train": {"epochs": recipe.epochs, "iterations": stats.iterations,
+        "train": {"epochs": recipe.epochs, "iterations": stats.iterations, "max_iters": config.max_iters,
                   "images_per_s": stats.images_per_s, "wall_s": stats.wall_s},
         "eval_wall_s": evaluation.details.get("wall_s"),
         "pretrained": pretrained.describe() if pretrained else False,

@@ -275,6 +275,12 @@ class MethodSpec:
     reported: tuple = ()
     sampler_is_method: bool = False
 
+    def __post_init__(self):
+        from .registry import check_name
+
+        for variant in self.variants:
+            check_name(f"{self.name} variant", variant)
+
     def variant(self, name=None):
         """The :class:`Variant` called ``name`` (default: the full method)."""
         from .errors import UnknownNameError

@@ -74,7 +74,10 @@ def check_images(folder, name_is_valid, suffix=".jpg"):
     """Problems with one image folder: none of its ``suffix`` files, or files whose names do not
     follow the dataset's naming (``name_is_valid(name)`` is False). Other file types are ignored,
     as the dataset readers ignore them."""
-    names = [name for name in os.listdir(folder) if name.endswith(suffix)]
+    try:
+        names = [name for name in os.listdir(folder) if name.endswith(suffix)]
+    except OSError as exc:
+        return [f"cannot list {folder} ({exc.strerror or exc}); expected a folder this user can read"]
     if not names:
         return [f"no {suffix} images in {folder}"]
     misnamed = sorted(name for name in names if not name_is_valid(name))

@@ -16,6 +16,7 @@ import random
 import numpy as np
 import torch
 
+from ..atomic import save_torch_atomic
 from ..errors import UserError
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -65,12 +66,8 @@ def _as_tuples(value):
 
 
 def save_checkpoint(run_dir, payload):
-    """Write ``payload`` to ``run_dir/checkpoint.pt`` through a temporary file and a rename."""
-    path = os.path.join(run_dir, CHECKPOINT_NAME)
-    tmp_path = path + ".tmp"
-    torch.save(payload, tmp_path)
-    os.replace(tmp_path, path)
-    return path
+    """Write ``payload`` to ``run_dir/checkpoint.pt`` atomically (:mod:`reid_bench.atomic`)."""
+    return save_torch_atomic(payload, os.path.join(run_dir, CHECKPOINT_NAME))
 
 
 def _first_line(exc):

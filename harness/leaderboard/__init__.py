@@ -2,7 +2,8 @@
 
 ``reid-bench leaderboard [--results DIR ...] [--out DIR]`` reads every result record under the
 result folders (:mod:`.records`: unusable files are skipped and reported), groups the runs per
-protocol by method, variant, recipe, epochs, backbone and pretrained, averages them over seeds
+protocol by everything that changed their training (:class:`.records.Group`; smoke runs with
+``--max-iters`` are left off unless ``--include-smoke``), averages them over seeds
 (:mod:`.aggregate`), puts each paper's reported numbers beside them and writes, with tabulate,
 ``<out>/<protocol>.md`` for every protocol (:mod:`.protocols`) and ``<out>/README.md`` linking them
 (:mod:`.render`). Files are rewritten in full; the same records and methods give the same bytes.
@@ -11,6 +12,7 @@ import argparse
 import os
 from dataclasses import dataclass, field
 
+from ..atomic import write_text_atomic
 from .aggregate import build_rows
 from .protocols import protocol_pages
 from .records import SkippedRecord, load_records
@@ -50,19 +52,16 @@ def add_arguments(parser):
     )
     parser.add_argument("--out", metavar="DIR", default=DEFAULT_OUT_DIR,
                         help=f"where the pages and their index are written (default: {DEFAULT_OUT_DIR})")
+    parser.add_argument("--include-smoke", action="store_true",
+                        help="also show smoke runs (runs with --max-iters), which are left off by default")
 
 
-def _write_text(path, text):
-    with open(path, "w", encoding="utf-8", newline="\n") as stream:
-        stream.write(text)
-    return path
-
-
-def write_leaderboards(result_dirs, out_dir, plugin_set):
+def write_leaderboards(result_dirs, out_dir, plugin_set, include_smoke=False):
     """Regenerate the leaderboards in ``out_dir`` from the records under ``result_dirs`` and the
     methods and protocols registered in ``plugin_set`` (a :class:`reid_bench.plugin_manager.PluginSet`
-    or anything with ``methods`` and ``datasets`` registries). Returns a :class:`LeaderboardReport`."""
-    records, skipped, missing = load_records(result_dirs)
+    or anything with ``methods`` and ``datasets`` registries); smoke runs only with ``include_smoke``.
+    Every file is written atomically. Returns a :class:`LeaderboardReport`."""
+    records, skipped, missing = load_records(result_dirs, include_smoke)
     methods = dict(plugin_set.methods.items())
     protocols = dict(plugin_set.datasets.items())
     pages, records_by_protocol, mismatched = protocol_pages(records, methods, protocols)
@@ -74,10 +73,10 @@ def write_leaderboards(result_dirs, out_dir, plugin_set):
         page_records = records_by_protocol.get(page.name, [])
         rows = build_rows(page.name, page.task, page_records, methods)
         filename = f"{page.name}.md"
-        report.written.append(_write_text(os.path.join(out_dir, filename), render_page(page, rows, protocols)))
+        report.written.append(write_text_atomic(os.path.join(out_dir, filename), render_page(page, rows, protocols)))
         report.records_used += len(page_records)
         index.append((page, rows, filename))
-    report.written.append(_write_text(os.path.join(out_dir, INDEX_FILE), render_index(index)))
+    report.written.append(write_text_atomic(os.path.join(out_dir, INDEX_FILE), render_index(index)))
     return report
 
 

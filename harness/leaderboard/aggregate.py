@@ -20,7 +20,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .records import TASK_METRICS
+from .records import TASK_METRICS, Group
 
 #: task -> (metric the rows are sorted by, True when larger is better)
 PRIMARY_METRIC = {"reid": ("mAP", True), "classification": ("top1_err", False)}
@@ -96,7 +96,7 @@ def reported_numbers(method, protocol):
 @dataclass(frozen=True)
 class Row:
     """One leaderboard row: a group of runs (``seeds`` non-empty) or a method variant that has
-    reported numbers only (``seeds`` empty; recipe, epochs and pretrained are then ``None``)."""
+    reported numbers only (``seeds`` empty; ``group`` and what comes from it are then ``None``)."""
 
     method: str
     variant: str
@@ -113,6 +113,7 @@ class Row:
     flops: Optional[Stat] = None
     images_per_s: Optional[Stat] = None
     reported: Optional[ReportedNumbers] = None
+    group: Optional[Group] = None  # what the runs share (records.Group); None without runs
 
     @property
     def measured(self):
@@ -148,6 +149,7 @@ def _measured_row(group, records, method, reported):
         flops=summarize([record.flops for record in records]),
         images_per_s=summarize([record.images_per_s for record in records]),
         reported=reported,
+        group=group,
     )
 
 
@@ -164,8 +166,12 @@ def _sort_key(task):
             rank = (2, 0.0)
         pretrained = row.pretrained or ""
         measured_on = (row.reported.measured_on or "") if row.reported else ""
+        group = row.group
+        training = (() if group is None else
+                    (group.plugin, group.batch_size, group.input_size, group.max_iters or 0,
+                     group.amp, group.recipe_fingerprint))
         return rank + (row.method, row.variant, row.backbone, row.recipe_name or "", row.epochs or 0, pretrained,
-                       measured_on)
+                       measured_on, training)
 
     return key
 

@@ -1,17 +1,21 @@
 """Reading result records for the leaderboards: find them, check them, keep one run per seed.
 
 Every ``*.json`` file under the given folders is a candidate (recursively; dot-files such as the
-atomic writer's ``.tmp-*.json`` are not records). A file is used only when it is a result record of
+atomic writer's temporary files are not records). A file is used only when it is a result record of
 schema version 1 (:mod:`reid_bench.results`) holding every key the leaderboards read, with values of
 the right kinds. Anything else (not JSON, a JSON file of some other tool, another schema version, a
 record missing keys) is skipped with a reason, never mixed in.
 
-Runs are grouped by :attr:`Record.group` (protocol, method, variant, recipe name, training epochs,
-backbone, pretrained weights: none, ImageNet's or the synthetic ones). The training length and the
-weights are part of the group so that a one-epoch smoke test or a from-scratch run never averages with
-a full pretrained one. Inside a group each seed counts once: when several records share a seed (a rerun, or one record
-copied into two result folders), the run that finished last is used and the others are reported.
+Runs are grouped by :attr:`Record.group`: everything that changes what was trained (protocol, plugin,
+method, variant, backbone, pretrained weights: none, ImageNet's or the synthetic ones, and the whole
+resolved recipe: its name, epochs, batch sizes, input size and a fingerprint of everything else, the
+``--max-iters`` cap and mixed precision), so a shortened, resized or from-scratch run never averages
+with a full pretrained one. The number of iterations is not part of it: it follows from the recipe and
+the data, up to the P x K sampler's epoch length, which varies a little with the seed. Smoke runs (any ``--max-iters``) are left off unless
+asked for. Inside a group each seed counts once: when several records share a seed (a rerun, or one
+record copied into two result folders), the run that finished last is used and the others are reported.
 """
+import hashlib
 import json
 import math
 import os
@@ -70,6 +74,12 @@ class Group:
     epochs: int
     backbone: str
     pretrained: str  # "no", "imagenet" or "synthetic" (:func:`weights_kind`)
+    plugin: str = ""
+    batch_size: tuple = ()  # per stage
+    input_size: tuple = ()  # (height, width)
+    max_iters: Optional[int] = None  # --max-iters: a smoke run
+    amp: bool = False
+    recipe_fingerprint: str = ""  # of the whole resolved recipe (:func:`recipe_fingerprint`)
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,25 @@ def _recipe_epochs(recipe):
     return sum(stage["epochs"] for stage in stages)
 
 
+def recipe_fingerprint(recipe):
+    """A short hash of a resolved recipe (as a record stores it): equal for equal recipes."""
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def _stage_batch_sizes(recipe):
+    sizes = tuple(stage.get("batch_size") for stage in recipe["stages"])
+    if not all(isinstance(size, int) and not isinstance(size, bool) for size in sizes):
+        raise InvalidRecord("recipe has a stage without an integer batch_size")
+    return sizes
+
+
+def _input_size(data):
+    size = data.get("input_size", data["recipe"].get("input_size"))
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        raise InvalidRecord(f"input_size is {size!r}, expected [height, width]")
+    return tuple(size)
+
+
 def parse_record(path, data):
     """Check a decoded JSON document and return it as a :class:`Record`; raise
     :class:`InvalidRecord` saying what is wrong otherwise."""
@@ -168,7 +197,12 @@ def parse_record(path, data):
     train = data["train"]
     if not isinstance(train, dict) or "images_per_s" not in train:
         raise InvalidRecord("train is not an object with images_per_s")
+    max_iters = _optional_number(train.get("max_iters"), "train.max_iters", int)
+    amp = data.get("amp", False)
+    if not isinstance(amp, bool):
+        raise InvalidRecord(f"amp is {amp!r}, expected true or false")
     reranked = data["metrics_reranked"]
+    epochs = _recipe_epochs(data["recipe"])
     return Record(
         path=path,
         run_id=_check_text(data, "run_id"),
@@ -178,9 +212,15 @@ def parse_record(path, data):
             method=_check_text(data, "method"),
             variant=_check_text(data, "variant"),
             recipe_name=_check_text(data, "recipe_name"),
-            epochs=_recipe_epochs(data["recipe"]),
+            epochs=epochs,
             backbone=_check_text(data, "backbone"),
             pretrained=weights_kind(pretrained),
+            plugin=_check_text(data, "plugin") if "plugin" in data else "",
+            batch_size=_stage_batch_sizes(data["recipe"]),
+            input_size=_input_size(data),
+            max_iters=max_iters,
+            amp=amp,
+            recipe_fingerprint=recipe_fingerprint(data["recipe"]),
         ),
         seed=seed,
         finished_at=_check_text(data, "finished_at"),
@@ -248,15 +288,22 @@ def one_per_seed(records):
     return kept, skipped
 
 
-def load_records(result_dirs):
+def load_records(result_dirs, include_smoke=False):
     """``(records, skipped, missing_dirs)`` for the result folders: the usable records (one per
-    group and seed), the files left out with their reasons, and the folders that do not exist."""
+    group and seed), the files left out with their reasons, and the folders that do not exist.
+    Smoke runs (``--max-iters``) are left out unless ``include_smoke``."""
     files, missing = find_record_files(result_dirs)
     records, skipped = [], []
     for path in files:
         try:
-            records.append(read_record(path))
+            record = read_record(path)
         except InvalidRecord as exc:
             skipped.append(SkippedRecord(path, str(exc)))
+            continue
+        if record.group.max_iters is not None and not include_smoke:
+            skipped.append(SkippedRecord(path, f"a smoke run (--max-iters {record.group.max_iters}), left off the "
+                                               "pages unless `reid-bench leaderboard --include-smoke`"))
+        else:
+            records.append(record)
     records, superseded = one_per_seed(records)
     return records, skipped + superseded, missing

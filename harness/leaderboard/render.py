@@ -21,8 +21,8 @@ GENERATED_BY = (
 
 
 def _cell(text):
-    """Table cell text; a ``|`` would end the cell in GitHub markdown."""
-    return text.replace("|", "\\|")
+    """Table cell text on one line; a ``|`` would end the cell in GitHub markdown, a line break the row."""
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def format_number(value, digits=2):
@@ -80,16 +80,45 @@ def _reported_notes(row, protocols):
 DESCRIPTION_HEADERS = ("method", "variant", "backbone", "recipe", "pretrained", "seeds")
 
 
-def _describe_row(row):
+def _recipe_cell(group, detailed=False):
+    """What a row's runs were trained with: recipe name, epochs, batch size(s) and input size, the
+    ``--max-iters`` cap and mixed precision where used; ``detailed`` adds the recipe's fingerprint (for
+    rows that would otherwise read alike)."""
+    sizes = "/".join(str(size) for size in dict.fromkeys(group.batch_size))
+    parts = [f"{group.epochs} ep", f"batch {sizes}", "x".join(str(v) for v in group.input_size)]
+    if group.max_iters is not None:
+        parts.append(f"max {group.max_iters} it/ep")
+    if group.amp:
+        parts.append("amp")
+    if detailed:
+        parts.append(f"recipe {group.recipe_fingerprint}")
+    return f"{group.recipe_name} ({', '.join(parts)})"
+
+
+def _describe_row(row, detailed=False):
     """The cells that say what a row is, under :data:`DESCRIPTION_HEADERS`."""
+    method = f"[{row.method}]({row.url})" if row.url else row.method
+    if row.group is not None and row.group.plugin and row.group.plugin != row.method:
+        method += f" (plugin {row.group.plugin})"
     return {
-        "method": f"[{row.method}]({row.url})" if row.url else row.method,
+        "method": method,
         "variant": row.variant,
         "backbone": row.backbone,
-        "recipe": f"{row.recipe_name} ({row.epochs} ep)" if row.measured else "",
+        "recipe": _recipe_cell(row.group, detailed) if row.measured else "",
         "pretrained": row.pretrained if row.measured else "",
         "seeds": str(len(row.seeds)),
     }
+
+
+def _descriptions(rows):
+    """:func:`_describe_row` of every row, detailed for the measured rows that would read alike."""
+    plain = [_describe_row(row) for row in rows]
+    seen = {}
+    for row, cells in zip(rows, plain):
+        if row.measured:
+            seen.setdefault(tuple(cells.values())[:-1], []).append(row)
+    alike = {id(row) for rows_alike in seen.values() if len(rows_alike) > 1 for row in rows_alike}
+    return [_describe_row(row, detailed=True) if id(row) in alike else cells for row, cells in zip(rows, plain)]
 
 
 def _has_reported(rows):
@@ -157,9 +186,8 @@ def render_table(page, rows, protocols):
     primary = columns[0][0]
     footnotes = Footnotes()
     body = []
-    for row in rows:
+    for row, cells in zip(rows, _descriptions(rows)):
         marker = footnotes.markers(_reported_notes(row, protocols))
-        cells = _describe_row(row)
         for header, kind, metric in columns:
             cells[header] = _value(row, kind, metric, marker)
         if not row.measured:
@@ -188,7 +216,10 @@ def _legend(task, rows):
         ]
     lines.append(
         "- recipe: `paper` is the method's own training recipe, `uniform` the harness's shared one "
-        "(same budget for every method); training epochs in brackets."
+        "(same budget for every method); in brackets the training epochs, batch size (per stage where they "
+        "differ) and input size (height x width), and where used the `--max-iters` cap of a smoke run and mixed "
+        "precision (amp). Runs are averaged into one row only when all of these, the plugin and every other "
+        "recipe setting agree; rows that would read alike show their recipe's fingerprint."
     )
     lines.append(
         "- pretrained: the weights training started from: `imagenet`, `synthetic` (the harness's own "

@@ -129,3 +129,24 @@ def test_check_lists_every_unreadable_image(tmp_path, capsys):
     assert sorted(line.split()[1] for line in listed) == sorted(bad)
     (line,) = [line for line in captured.err.splitlines() if line.startswith("error:")]
     assert f"3 of {total} images" in line
+
+
+def test_a_split_folder_that_cannot_be_listed_is_one_error(tmp_path, capsys, monkeypatch):
+    """Issue 22 item 8: a split folder without read permission (simulated: the tests run as root)."""
+    make_market1501(str(tmp_path / "data"))
+    locked = os.path.join(str(tmp_path / "data"), "market1501", "Market-1501-v15.09.15", "query")
+    real_listdir = os.listdir
+
+    def listdir(path="."):
+        if os.path.abspath(path) == os.path.abspath(locked):
+            raise PermissionError(13, "Permission denied", path)
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    code = main(["run", "--plugin", "baseline", "--dataset", "market1501", "--root", str(tmp_path / "data"),
+                 "--allow-partial", "--output", str(tmp_path / "runs"), "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[0].startswith("error: ") and "Traceback" not in err, err
+    assert f"cannot list {locked} (Permission denied)" in err

@@ -32,7 +32,7 @@ def test_corrupt_foreign_and_other_schema_files_are_reported_and_skipped(tmp_pat
                                              "reads schema version 1 only")
     assert report.records_used == len(good)
     synthetic = (tmp_path / "out" / "synthetic.md").read_text()
-    assert re.search(r"\| uniform \(12 ep\) \| no +\| 2 +\|", synthetic)  # seeds 0 and 1; not the schema-2 seed 2
+    assert re.search(r"\| uniform \(12 ep, batch 32, 128x64\) \| no +\| 2 +\|", synthetic)  # seeds 0 and 1; not the schema-2 seed 2
 
 
 @pytest.mark.parametrize("change, reason", [
