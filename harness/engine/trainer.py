@@ -58,6 +58,7 @@ class Trainer:
         # amp: False, True (fp16) or "fp16" / "bf16"; only fp16 needs loss scaling
         self.acceleration = Acceleration(amp_mode(amp, False, self.device), channels_last, compile)
         self.use_amp = self.acceleration.amp is not None
+        self.forward = model  # what a step calls; fit() lays it out and compiles it as asked
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.acceleration.amp == "fp16")
         self.transform = build_train_transform(recipe, recipe.input_size)
         self.dataset = train_dataset(splits, self.transform)
