@@ -4,8 +4,9 @@ Per epoch: pick the recipe's stage (its sampler, batch size, optimizer, schedule
 a new stage rebuilds loader and optimizer), set the epoch's learning rate, call the method's
 ``on_epoch_start``, then for every batch run the model in train mode, sum the weighted loss terms over
 its named outputs, step the optimizers (mixed precision, channels-last and compilation when asked, see
-:mod:`~reid_bench.engine.acceleration`), and finally write a checkpoint. ``fit(resume=True)`` continues from the last checkpoint, exactly: the checkpoint restores the
-main process's RNGs and each epoch's loader workers are seeded from ``(seed, epoch)``.
+:mod:`~reid_bench.engine.acceleration`), and finally write a checkpoint. ``fit(resume=True)`` continues
+from the last checkpoint, exactly: the checkpoint restores the main process's RNGs and each epoch's
+loader workers are seeded from ``(seed, epoch)``.
 """
 import inspect
 import math
