@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 from .backbones import WEIGHT_SOURCES
+from .engine.acceleration import AMP_DTYPES
 from .errors import UserError
 from .evaluation.evaluate import EVALUATORS
 from .plugin_manager import CORE_PLUGIN_NAME, load_plugins
@@ -55,7 +56,8 @@ def _data_arguments(parser):
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept a dataset copy whose split sizes differ from the published ones")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    parser.add_argument("--workers", type=NON_NEGATIVE, default=2, help="data loading processes (default 2)")
+    parser.add_argument("--workers", type=NON_NEGATIVE,
+                        help="data loading processes (default: one per available CPU less one, at least 2, at most 16)")
     parser.add_argument("--evaluator", choices=EVALUATORS, default="reid_bench",
                         help="retrieval metrics implementation (torchreid's is the reference)")
 
@@ -101,8 +103,11 @@ def build_parser():
                           "by the harness and cached; default on synthetic)")
     run.add_argument("--weights-dir", help="folder (or file) with torchvision's ImageNet weight files")
     amp = run.add_mutually_exclusive_group()
-    amp.add_argument("--amp", dest="amp", action="store_true", default=None, help="mixed precision (CUDA)")
+    amp.add_argument("--amp", dest="amp", nargs="?", const="fp16", choices=AMP_DTYPES, default=None,
+                     help="mixed precision on CUDA: fp16 (with loss scaling; the bare --amp) or bf16")
     amp.add_argument("--no-amp", dest="amp", action="store_false", help="full precision")
+    run.add_argument("--channels-last", action="store_true", help="channels-last (NHWC) weights and images")
+    run.add_argument("--compile", action="store_true", help="compile the model with torch.compile")
     run.add_argument("--output", default="runs", help="run folders and results/ go here (default runs)")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint, with the options it was started "
                           "with (a changed recipe, --epochs, --batch-size or --input-size is refused: the "
@@ -179,6 +184,7 @@ def command_run(args, plugins):
             plugin=args.plugin, dataset=args.dataset, variant=args.variant, root=args.root, recipe=args.recipe,
             seed=seed, epochs=args.epochs, max_iters=args.max_iters, batch_size=args.batch_size,
             input_size=tuple(args.input_size) if args.input_size else None, device=args.device, amp=args.amp,
+            channels_last=args.channels_last, compile=args.compile,
             pretrained=args.pretrained, pretrained_from=args.pretrained_from, weights_dir=args.weights_dir, workers=args.workers, output=args.output,
             resume=args.resume, overwrite=args.overwrite, rerank=args.rerank, evaluator=args.evaluator,
             allow_partial=args.allow_partial, progress=args.progress,

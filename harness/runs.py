@@ -10,7 +10,7 @@ import random
 import re
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
@@ -19,10 +19,11 @@ import torch
 from .atomic import save_torch_atomic
 from .backbones import Pretrained
 from .engine import Trainer
+from .engine.acceleration import Acceleration, amp_mode
 from .engine.checkpoint import CHECKPOINT_NAME, check_existing_checkpoint
 from .errors import UserError
 from .evaluation.evaluate import evaluate_classification, evaluate_reid, plain_forward
-from .data.loaders import build_test_loaders
+from .data.loaders import build_test_loaders, default_workers
 from .data.transforms import build_test_transform
 from .recipes import resolve_recipe
 from .results import git_commit, library_versions, utc_now, write_json_atomic, write_record
@@ -44,11 +45,13 @@ class RunConfig:
     batch_size: Optional[int] = None
     input_size: Optional[tuple] = None
     device: str = "auto"
-    amp: Optional[bool] = None
+    amp: Optional[object] = None  # None: the recipe's; False; True or "fp16"; "bf16"
+    channels_last: bool = False
+    compile: bool = False
     pretrained: Optional[bool] = None
     pretrained_from: Optional[str] = None
     weights_dir: Optional[str] = None
-    workers: int = 2
+    workers: Optional[int] = None  # None: default_workers()
     output: str = "runs"
     resume: bool = False
     overwrite: bool = False
@@ -178,13 +181,14 @@ def _recipe_summary(recipe_dict):
 
 
 def _training_settings(config, pretrained, amp):
-    """What changes training besides the recipe (kept in the run folder's ``settings.json``)."""
+    """What changes training besides the recipe (kept in the run folder's ``settings.json``); the number
+    of loader workers decides which worker draws each image's augmentations."""
     return {"max_iters": config.max_iters, "pretrained": pretrained.describe() if pretrained else False,
-            "amp": bool(amp)}
+            "amp": amp or False, "workers": config.workers}
 
 
 _SETTING_OPTION = {"max_iters": "--max-iters", "pretrained": "--pretrained/--no-pretrained/--pretrained-from",
-                   "amp": "--amp/--no-amp"}
+                   "amp": "--amp/--no-amp", "workers": "--workers"}
 
 
 def check_resume_matches(trial_dir, recipe, settings=None):
@@ -239,8 +243,11 @@ def run(config, plugins, log=print):
     recipe = resolve_recipe(method, protocol, config.recipe, epochs=config.epochs, batch_size=config.batch_size,
                             input_size=config.input_size)
     device = resolve_device(config.device)
-    amp = recipe.amp if config.amp is None else config.amp
+    amp = amp_mode(config.amp, recipe.amp, device)
+    acceleration = Acceleration(amp, config.channels_last, config.compile)
     pretrained = _pretrained_choice(config, protocol)
+    if config.workers is None:
+        config = replace(config, workers=default_workers())
     if config.workers < 0 or (config.max_iters is not None and config.max_iters < 1):
         raise UserError(f"expected --workers >= 0 and --max-iters >= 1, got {config.workers} and {config.max_iters}")
     check_output_writable(config.output)
@@ -269,6 +276,7 @@ def run(config, plugins, log=print):
             f"{pretrained.describe() + ' weights' if pretrained else 'from scratch'}; run folder {trial_dir}")
         trainer = Trainer(model=model, method=method, variant=variant, recipe=recipe, plugins=plugins,
                           splits=splits, num_classes=num_classes, device=device, run_dir=trial_dir, amp=amp,
+                          channels_last=config.channels_last, compile=config.compile,
                           workers=config.workers, seed=config.seed, max_iters=config.max_iters,
                           progress=config.progress, log=log)
         stats = trainer.fit(resume=config.resume)
@@ -300,11 +308,11 @@ def run(config, plugins, log=print):
         "backbone": method.variant(variant).backbone or method.backbone,
         "input_size": list(recipe.input_size),
         "train": {"epochs": recipe.epochs, "iterations": stats.iterations, "max_iters": config.max_iters,
-                  "images_per_s": stats.images_per_s, "wall_s": stats.wall_s},
+                  "images_per_s": stats.images_per_s, "wall_s": stats.wall_s, "workers": config.workers},
         "eval_wall_s": evaluation.details.get("wall_s"),
         "pretrained": pretrained.describe() if pretrained else False,
         "device": str(device),
-        "amp": bool(amp) and device.type == "cuda",
+        **acceleration.to_record(),
         "versions": library_versions(),
         "git_commit": git_commit(),
         "started_at": started_at,
@@ -347,7 +355,7 @@ def _read_run_info(path):
     return info
 
 
-def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto", workers=2,
+def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto", workers=None,
                         evaluator="reid_bench", rerank=False, allow_partial=False, eval_batch_size=128):
     """Evaluate a run's ``model.pt`` on ``dataset`` (``reid-bench eval``). The model is rebuilt from the
     ``run.json`` beside the checkpoint; the test-time features follow the run's recipe."""
@@ -381,6 +389,6 @@ def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto
                         "model.pt of that run") from None
     model.to(device)
     splits = protocol.load(root, allow_partial=allow_partial, trial=0)
-    config = RunConfig(plugin=method.name, dataset=dataset, workers=workers, evaluator=evaluator, rerank=rerank,
-                       eval_batch_size=eval_batch_size)
+    config = RunConfig(plugin=method.name, dataset=dataset, workers=default_workers() if workers is None else workers,
+                       evaluator=evaluator, rerank=rerank, eval_batch_size=eval_batch_size)
     return _evaluate(model, method, recipe, protocol, splits, config, device)

@@ -9,6 +9,12 @@ layout, so the engine and the samplers treat both tasks alike.
 The training loader's randomness (the seeds of its worker processes, hence of their augmentations) is
 set per epoch from ``(seed, epoch)`` by :func:`seed_epoch`, so an epoch draws the same augmentations
 whether the run went straight through or was resumed, for any number of workers.
+
+Loader workers default to :func:`default_workers` (sized to the CPUs this process may use), and the
+training loader's workers persist across epochs (no process start-up per epoch): its items are tagged
+with their epoch (:class:`EpochTaggedSampler`), and a worker reseeds itself and sets its transform's
+epoch on the first item of each epoch (:class:`EpochSeededDataset`) exactly as a fresh worker of that
+epoch would be seeded, so the augmentations are those of a loader rebuilt every epoch.
 """
 import os
 import random
@@ -86,10 +92,65 @@ class ArrayImageDataset(torch.utils.data.Dataset):
         return {"img": img, "pid": self.labels[index], "camid": 0, "impath": "", "dsetid": 0}
 
 
+#: most loader workers chosen by default; more rarely pays for the memory of each one's dataset copy
+MAX_DEFAULT_WORKERS = 16
+
+
+def default_workers():
+    """Loader processes when ``--workers`` is not given: one per CPU this process may use, less one
+    for the main process, and at least 2 (the former fixed default, so a run on a 2- or 3-CPU machine
+    draws the augmentations it drew before), at most :data:`MAX_DEFAULT_WORKERS`."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(max(2, cpus - 1), MAX_DEFAULT_WORKERS)
+
+
 def _seed_worker(worker_id):
     seed = torch.initial_seed() % 2**32
     random.seed(seed)
     np.random.seed(seed)
+
+
+def _worker_base_seed(seed, epoch):
+    """The base seed a fresh loader iterator of epoch ``epoch`` draws from its generator (seeded by
+    :func:`seed_epoch`); worker ``i`` is seeded with ``base + i``."""
+    generator = torch.Generator().manual_seed(epoch_seed(seed, epoch))
+    return torch.empty((), dtype=torch.int64).random_(generator=generator).item()
+
+
+class EpochTaggedSampler(torch.utils.data.Sampler):
+    """Yields ``(epoch, index)`` for every index of ``sampler``; :func:`seed_epoch` sets ``epoch``."""
+
+    def __init__(self, sampler):
+        self.sampler, self.epoch = sampler, 0
+
+    def __iter__(self):
+        return ((self.epoch, index) for index in self.sampler)
+
+    def __len__(self):
+        return len(self.sampler)
+
+
+class EpochSeededDataset(torch.utils.data.Dataset):
+    """``dataset`` read with ``(epoch, index)`` keys. In a loader worker, the first key of a new epoch
+    seeds ``torch``, ``random`` and ``numpy`` as a fresh worker of that epoch is seeded, and sets the
+    transform's epoch (a persistent worker keeps the copy of the transform it started with)."""
+
+    def __init__(self, dataset, seed):
+        self.dataset, self.seed, self.epoch = dataset, seed, None
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        epoch, index = key
+        worker = torch.utils.data.get_worker_info()
+        if worker is not None and epoch != self.epoch:
+            self.epoch = epoch
+            torch.manual_seed(_worker_base_seed(self.seed, epoch) + worker.id)
+            _seed_worker(worker.id)
+            if hasattr(self.dataset.transform, "set_epoch"):
+                self.dataset.transform.set_epoch(epoch)
+        return self.dataset[index]
 
 
 def epoch_seed(seed, epoch):
@@ -99,11 +160,15 @@ def epoch_seed(seed, epoch):
 
 def seed_epoch(loader, seed, epoch):
     """Seed ``loader``'s generator for epoch ``epoch`` before its iterator is created: the iterator draws
-    its workers' base seed from it, so worker ``i`` of that epoch gets the same seed on every run."""
+    its workers' base seed from it, so worker ``i`` of that epoch gets the same seed on every run; a
+    training loader's persistent workers reseed themselves alike from the epoch its items carry."""
     loader.generator.manual_seed(epoch_seed(seed, epoch))
+    if isinstance(loader.sampler, EpochTaggedSampler):
+        loader.sampler.epoch = epoch
 
 
-def _loader(dataset, batch_size, workers, pin_memory, sampler=None, drop_last=False, seed=None):
+def _loader(dataset, batch_size, workers, pin_memory, sampler=None, drop_last=False, seed=None,
+            persistent=False):
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     return torch.utils.data.DataLoader(
         dataset,
@@ -115,6 +180,7 @@ def _loader(dataset, batch_size, workers, pin_memory, sampler=None, drop_last=Fa
         drop_last=drop_last,
         worker_init_fn=_seed_worker,
         generator=generator,
+        persistent_workers=persistent and workers > 0,
     )
 
 
@@ -128,8 +194,12 @@ def train_dataset(splits, transform):
 
 def build_train_loader(dataset, sampler, batch_size, workers, pin_memory, seed):
     """Batches of ``batch_size`` cut from ``sampler``'s index stream, last partial batch dropped; call
-    :func:`seed_epoch` before each epoch."""
-    return _loader(dataset, batch_size, workers, pin_memory, sampler=sampler, drop_last=True, seed=seed)
+    :func:`seed_epoch` before each epoch. With workers, they persist across epochs (see the module's
+    docstring)."""
+    if workers == 0:
+        return _loader(dataset, batch_size, workers, pin_memory, sampler=sampler, drop_last=True, seed=seed)
+    return _loader(EpochSeededDataset(dataset, seed), batch_size, workers, pin_memory,
+                   sampler=EpochTaggedSampler(sampler), drop_last=True, seed=seed, persistent=True)
 
 
 def build_test_loaders(splits, transform, batch_size, workers, pin_memory):

@@ -3,9 +3,10 @@
 Per epoch: pick the recipe's stage (its sampler, batch size, optimizer, schedule and active loss terms;
 a new stage rebuilds loader and optimizer), set the epoch's learning rate, call the method's
 ``on_epoch_start``, then for every batch run the model in train mode, sum the weighted loss terms over
-its named outputs, step the optimizers (mixed precision on CUDA when asked), and finally write a
-checkpoint. ``fit(resume=True)`` continues from the last checkpoint, exactly: the checkpoint restores the
-main process's RNGs and each epoch's loader workers are seeded from ``(seed, epoch)``.
+its named outputs, step the optimizers (mixed precision, channels-last and compilation when asked, see
+:mod:`~reid_bench.engine.acceleration`), and finally write a checkpoint. ``fit(resume=True)`` continues
+from the last checkpoint, exactly: the checkpoint restores the main process's RNGs and each epoch's
+loader workers are seeded from ``(seed, epoch)``.
 """
 import inspect
 import math
@@ -17,6 +18,7 @@ import torch
 from ..data.loaders import build_train_loader, seed_epoch, train_dataset
 from ..data.transforms import build_train_transform
 from ..errors import UserError
+from .acceleration import Acceleration, amp_mode
 from .checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from .optim import build_optimizer, learning_rate, set_learning_rate
 
@@ -31,6 +33,7 @@ class TrainStats:
     wall_s: float = 0.0
     resumed: bool = False
     last_losses: dict = field(default_factory=dict)
+    epoch_images_per_s: list = field(default_factory=list)  # each epoch's speed, data loading included
 
     @property
     def images_per_s(self):
@@ -48,12 +51,16 @@ class Trainer:
     """Trains ``model`` with ``method``'s loss terms under ``recipe`` on a protocol's ``splits``."""
 
     def __init__(self, *, model, method, variant, recipe, plugins, splits, num_classes, device, run_dir,
-                 amp=False, workers=2, seed=0, max_iters=None, progress=True, tensorboard=True, log=print):
+                 amp=False, channels_last=False, compile=False, workers=2, seed=0, max_iters=None, progress=True,
+                 tensorboard=True, log=print):
         self.model, self.method, self.variant, self.recipe = model, method, variant, recipe
         self.plugins, self.device, self.run_dir = plugins, torch.device(device), run_dir
         self.workers, self.seed, self.max_iters, self.progress, self.log = workers, seed, max_iters, progress, log
-        self.use_amp = bool(amp) and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        # amp: False, True (fp16) or "fp16" / "bf16"; only fp16 needs loss scaling
+        self.acceleration = Acceleration(amp_mode(amp, False, self.device), channels_last, compile)
+        self.use_amp = self.acceleration.amp is not None
+        self.forward = model  # what a step calls; fit() lays it out and compiles it as asked
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.acceleration.amp == "fp16")
         self.transform = build_train_transform(recipe, recipe.input_size)
         self.dataset = train_dataset(splits, self.transform)
 
@@ -126,10 +133,10 @@ class Trainer:
         return {name: self.loss_modules[name](outputs, targets) for name in self.active_terms}
 
     def _step(self, batch):
-        images = batch["img"].to(self.device, non_blocking=True)
+        images = self.acceleration.prepare_images(batch["img"].to(self.device, non_blocking=True))
         targets = batch["pid"].to(self.device, non_blocking=True)
-        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp):
-            outputs = self.model(images)
+        with torch.autocast(device_type=self.device.type, dtype=self.acceleration.amp_dtype, enabled=self.use_amp):
+            outputs = self.forward(images)
             losses = self._losses(outputs, targets)
             total = sum(self.terms[name].weight * value.float() for name, value in losses.items())
         if not torch.isfinite(total):
@@ -190,7 +197,7 @@ class Trainer:
         """Train to the end of the recipe; returns :class:`TrainStats`."""
         self.check_stages()
         start_epoch, stats = self._resume() if resume else (0, TrainStats())
-        self.model.to(self.device)
+        self.forward = self.acceleration.prepare_model(self.model.to(self.device))
         for epoch in range(start_epoch, self.recipe.epochs):
             index, stage, epoch_in_stage = self.recipe.stage_at(epoch)
             if index != self.stage_index:
@@ -208,6 +215,7 @@ class Trainer:
             save_checkpoint(self.run_dir, self._checkpoint_payload(epoch + 1, stats))
         if self.writer is not None:
             self.writer.close()
+        self.loader, self.stage_index = None, None  # ends the loader's persistent workers before evaluation
         return stats
 
     def _train_epoch(self, epoch, stage, lr, stats):
@@ -241,6 +249,7 @@ class Trainer:
         stats.images += images
         stats.wall_s += elapsed
         speed = images / elapsed if elapsed > 0 else math.nan
+        stats.epoch_images_per_s.append(speed)
         if self.writer is not None:
             self.writer.add_scalar("train/lr", lr, epoch)
             self.writer.add_scalar("train/images_per_s", speed, epoch)

@@ -78,7 +78,7 @@ class Group:
     batch_size: tuple = ()  # per stage
     input_size: tuple = ()  # (height, width)
     max_iters: Optional[int] = None  # --max-iters: a smoke run
-    amp: bool = False
+    amp: str = ""  # mixed precision: "", "fp16" or "bf16"
     recipe_fingerprint: str = ""  # of the whole resolved recipe (:func:`recipe_fingerprint`)
 
 
@@ -199,8 +199,8 @@ def parse_record(path, data):
         raise InvalidRecord("train is not an object with images_per_s")
     max_iters = _optional_number(train.get("max_iters"), "train.max_iters", int)
     amp = data.get("amp", False)
-    if not isinstance(amp, bool):
-        raise InvalidRecord(f"amp is {amp!r}, expected true or false")
+    if amp not in (False, True, "fp16", "bf16"):
+        raise InvalidRecord(f"amp is {amp!r}, expected false, \"fp16\" or \"bf16\"")
     reranked = data["metrics_reranked"]
     epochs = _recipe_epochs(data["recipe"])
     return Record(
@@ -219,7 +219,7 @@ def parse_record(path, data):
             batch_size=_stage_batch_sizes(data["recipe"]),
             input_size=_input_size(data),
             max_iters=max_iters,
-            amp=amp,
+            amp="fp16" if amp is True else (amp or ""),
             recipe_fingerprint=recipe_fingerprint(data["recipe"]),
         ),
         seed=seed,

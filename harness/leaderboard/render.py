@@ -89,7 +89,7 @@ def _recipe_cell(group, detailed=False):
     if group.max_iters is not None:
         parts.append(f"max {group.max_iters} it/ep")
     if group.amp:
-        parts.append("amp")
+        parts.append("amp" if group.amp == "fp16" else f"amp {group.amp}")
     if detailed:
         parts.append(f"recipe {group.recipe_fingerprint}")
     return f"{group.recipe_name} ({', '.join(parts)})"
