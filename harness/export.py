@@ -57,17 +57,20 @@ def _require_onnx():
                         "with `pip install 'reid-bench[export]'`") from None
 
 
-_OPERATOR = re.compile(r"\b(?:aten|prims|torch\.ops\.\w+)(?:::|\.)[A-Za-z_][\w.]*")
+_UNSUPPORTED = re.compile(r"No ONNX function found for <OpOverload\(op='([\w.]+)', overload='(\w*)'\)>")
+_OPERATOR = re.compile(r"\b(?:aten|prims)(?:::|\.)[A-Za-z_][\w.]*")
 
 
 def _export_error(model, exc):
     """One line naming the operator the exporter stopped at, when its message names one."""
-    text = " ".join(str(exc).split())
-    operators = list(dict.fromkeys(_OPERATOR.findall(text)))
+    text = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(str(exc).split()))
+    summary = text.split("## Exception summary", 1)[-1].strip()  # the exporter's advice comes before it
+    unsupported = [f"{op}.{overload}" if overload else op for op, overload in _UNSUPPORTED.findall(text)]
+    operators = list(dict.fromkeys(unsupported or _OPERATOR.findall(summary)))
     what = f"{model.method.name} [{model.variant}]"
-    detail = text[:300] + ("..." if len(text) > 300 else "")
+    detail = summary[:300] + ("..." if len(summary) > 300 else "")
     if operators:
-        return (f"{what} cannot be exported to ONNX: operator {', '.join(operators[:3])} is not supported by "
+        return (f"{what} cannot be exported to ONNX: operator {', '.join(operators[:3])} has no ONNX conversion in "
                 f"torch.onnx ({type(exc).__name__}: {detail})")
     return f"{what} cannot be exported to ONNX ({type(exc).__name__}: {detail})"
 
