@@ -130,3 +130,18 @@ def test_bad_inputs_get_one_error_line(case, expected, baseline_run, tmp_path, c
     assert len(err.strip().splitlines()) == 1
     if case == "unreadable image":
         assert "broken.jpg" in err
+
+
+def test_saved_features_must_cover_the_split(market, tmp_path, capsys):
+    root, splits = market
+    query = [item[0] for item in splits.query]
+    gallery = [item[0] for item in splits.gallery]
+    q_file, g_file, bogus = str(tmp_path / "q.npz"), str(tmp_path / "g.npz"), tmp_path / "bogus.npz"
+    reid_bench.inference.save_features(q_file, np.ones((len(query), 4)), query)
+    reid_bench.inference.save_features(g_file, np.ones((len(gallery) - 2, 4)), gallery[2:])
+    bogus.write_bytes(b"not an npz")
+    for files, expected in (([q_file, g_file], f"2 of its {len(gallery)} gallery images have no feature"),
+                            ([q_file, str(bogus)], "cannot read")):
+        assert main(["eval", "--features", *files, "--dataset", "market1501", "--root", root, "--allow-partial"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and expected in err and len(err.strip().splitlines()) == 1
