@@ -173,8 +173,8 @@ def extract_features(model, images_or_paths, batch_size=128, device=None, worker
     """The (N, D) float32 features of images, as a NumPy array in their order.
 
     ``images_or_paths``: a folder, a glob pattern or one path (see :func:`image_paths`), or a list of
-    paths and PIL images. ``model`` is a :class:`ReidModel` (from :func:`load_model`); ``device`` moves
-    it (default: where it is). An image that cannot be decoded raises a :class:`UserError` naming it.
+    paths and PIL images. ``model`` is a :class:`ReidModel` (from :func:`load_model`); ``device`` (``cpu``,
+    ``cuda``, ``auto``) moves it there (default: where it is). An image that cannot be decoded raises a :class:`UserError` naming it.
     """
     if isinstance(images_or_paths, (str, os.PathLike)):
         items = image_paths(images_or_paths)
@@ -183,8 +183,10 @@ def extract_features(model, images_or_paths, batch_size=128, device=None, worker
     if not items:
         raise UserError("no images to extract features from")
     if device is not None:
-        model.to(device)
-        model.device = torch.device(device)
+        from .runs import resolve_device
+
+        model.device = resolve_device(str(device))
+        model.to(model.device)
     model.eval()
     loader = torch.utils.data.DataLoader(TestImages(items, model.transform), batch_size=batch_size, shuffle=False,
                                          num_workers=workers, pin_memory=model.device.type == "cuda")
