@@ -140,7 +140,7 @@ def _check_batches(model, real, dynamic_batch, batch_size):
 
 def command(args, plugins, out=None):
     """Export, check with onnxruntime, and print where the file is and the parity figure."""
-    from .inference import TestImages, load_model
+    from .inference import ImageList, load_model
 
     out = out or sys.stdout
     _require_onnx()
@@ -148,7 +148,7 @@ def command(args, plugins, out=None):
         raise UserError(f"--tolerance must be a number >= 0, got {args.tolerance}")
     model = load_model(args.checkpoint, device="cpu", plugins=plugins)
     real_paths = _real_images(args.images, plugins)
-    real_images = TestImages(real_paths, model.transform)
+    real_images = ImageList(real_paths, model.transform)
     real = torch.stack([real_images[index] for index in range(len(real_images))])
     folder = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(folder):

@@ -153,7 +153,7 @@ def image_paths(spec):
     return sorted(found)
 
 
-class TestImages(torch.utils.data.Dataset):
+class ImageList(torch.utils.data.Dataset):
     """Paths or PIL images, test-transformed as the evaluation's loaders do."""
 
     def __init__(self, items, transform):
@@ -174,7 +174,8 @@ def extract_features(model, images_or_paths, batch_size=128, device=None, worker
 
     ``images_or_paths``: a folder, a glob pattern or one path (see :func:`image_paths`), or a list of
     paths and PIL images. ``model`` is a :class:`ReidModel` (from :func:`load_model`); ``device`` (``cpu``,
-    ``cuda``, ``auto``) moves it there (default: where it is). An image that cannot be decoded raises a :class:`UserError` naming it.
+    ``cuda``, ``auto``) moves it there (default: where it is). An image that cannot be decoded raises a
+    :class:`UserError` naming it.
     """
     if isinstance(images_or_paths, (str, os.PathLike)):
         items = image_paths(images_or_paths)
@@ -188,7 +189,7 @@ def extract_features(model, images_or_paths, batch_size=128, device=None, worker
         model.device = resolve_device(str(device))
         model.to(model.device)
     model.eval()
-    loader = torch.utils.data.DataLoader(TestImages(items, model.transform), batch_size=batch_size, shuffle=False,
+    loader = torch.utils.data.DataLoader(ImageList(items, model.transform), batch_size=batch_size, shuffle=False,
                                          num_workers=workers, pin_memory=model.device.type == "cuda")
     from tqdm import tqdm
 
