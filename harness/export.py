@@ -146,13 +146,13 @@ def command(args, plugins, out=None):
     _require_onnx()
     if not args.tolerance >= 0:
         raise UserError(f"--tolerance must be a number >= 0, got {args.tolerance}")
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        raise UserError(f"--out {args.out}: folder {folder} does not exist")
     model = load_model(args.checkpoint, device="cpu", plugins=plugins)
     real_paths = _real_images(args.images, plugins)
     real_images = ImageList(real_paths, model.transform)
     real = torch.stack([real_images[index] for index in range(len(real_images))])
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(folder):
-        raise UserError(f"--out {args.out}: folder {folder} does not exist")
     handle, temporary = tempfile.mkstemp(suffix=".onnx", dir=folder)
     os.close(handle)
     try:
