@@ -11,6 +11,7 @@ warnings.filterwarnings("ignore", message="Cython evaluation", category=UserWarn
 from .backbones import Pretrained, googlenet, load_imagenet_weights, resnet, set_last_stride
 from .errors import DatasetLayoutError, MissingPretrainedWeightsError, UserError
 from .hookspecs import hookimpl
+from .inference import ReidModel, extract_features, load_model
 from .losses import BatchHardTripletTerm, CrossEntropyTerm, pairwise_distances, same_identity_mask
 from .spec import (
     Augment,
@@ -46,14 +47,17 @@ __all__ = [
     "Pretrained",
     "ProtocolSpec",
     "Recipe",
+    "ReidModel",
     "ReidSplits",
     "Reported",
     "SamplerSpec",
     "Stage",
     "UserError",
     "Variant",
+    "extract_features",
     "googlenet",
     "hookimpl",
+    "load_model",
     "load_imagenet_weights",
     "pairwise_distances",
     "resnet",

@@ -1,4 +1,5 @@
-"""The ``reid-bench`` command line: ``list``, ``run``, ``eval``, ``check`` and ``leaderboard``.
+"""The ``reid-bench`` command line: ``list``, ``run``, ``eval``, ``check``, ``extract``, ``search``, ``export``
+and ``leaderboard``.
 
 User errors (unknown names, missing data or weights, an existing run folder) and files the operating
 system refuses (permissions, a full disk) print one line starting with ``error:`` and exit with status 2,
@@ -116,9 +117,14 @@ def build_parser():
     run.add_argument("--no-rerank", dest="rerank", action="store_false", help="skip re-ranked metrics")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
-    evaluate = commands.add_parser("eval", parents=[common], help="evaluate a trained model",
-                                   description="Evaluate the model.pt of a run folder on a protocol.")
-    evaluate.add_argument("--checkpoint", required=True, help="a run's model.pt (its folder has run.json)")
+    evaluate = commands.add_parser("eval", parents=[common], help="evaluate a trained model or saved features",
+                                   description="Evaluate the model.pt of a run folder, or saved query and gallery "
+                                               "features, on a protocol.")
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a run's model.pt (its folder has run.json)")
+    source.add_argument("--features", nargs=2, metavar=("QUERY", "GALLERY"),
+                        help="saved query and gallery features (.npz from `reid-bench extract` or another tool: "
+                             "features, paths) instead of a model")
     _data_arguments(evaluate)
     evaluate.add_argument("--rerank", action="store_true", help="also report re-ranked metrics")
     evaluate.add_argument("--eval-batch-size", type=POSITIVE, default=128)
@@ -129,6 +135,21 @@ def build_parser():
     from .data import check as check_module
 
     check_module.add_arguments(check)
+
+    from . import export as export_module, inference
+
+    extract = commands.add_parser("extract", parents=[common], help="write the features of your own images",
+                                  description="Extract a trained model's test-time features for a folder or glob "
+                                              "of images into an .npz (features, paths).")
+    inference.add_extract_arguments(extract)
+    search = commands.add_parser("search", parents=[common], help="rank a gallery's saved features for query images",
+                                 description="Print the nearest gallery images (Euclidean distance on the "
+                                             "model's test features) of each query image.")
+    inference.add_search_arguments(search)
+    export = commands.add_parser("export", parents=[common], help="export a trained model to ONNX",
+                                 description="Export a run's model (its test-time features) to ONNX and check "
+                                             "the file with onnxruntime against PyTorch.")
+    export_module.add_arguments(export)
 
     leaderboard = commands.add_parser("leaderboard", parents=[common], help="regenerate leaderboards/*.md",
                                       description="Regenerate the markdown leaderboards from result records.")
@@ -194,12 +215,18 @@ def command_run(args, plugins):
 
 
 def command_eval(args, plugins):
+    from .inference import evaluate_feature_files
     from .runs import evaluate_checkpoint
 
-    evaluation = evaluate_checkpoint(args.checkpoint, plugins, dataset=args.dataset, root=args.root,
-                                     device=args.device, workers=args.workers, evaluator=args.evaluator,
-                                     rerank=args.rerank, allow_partial=args.allow_partial,
-                                     eval_batch_size=args.eval_batch_size)
+    if args.features:
+        evaluation = evaluate_feature_files(*args.features, plugins, dataset=args.dataset, root=args.root,
+                                            allow_partial=args.allow_partial, evaluator=args.evaluator,
+                                            rerank=args.rerank, device=args.device)
+    else:
+        evaluation = evaluate_checkpoint(args.checkpoint, plugins, dataset=args.dataset, root=args.root,
+                                         device=args.device, workers=args.workers, evaluator=args.evaluator,
+                                         rerank=args.rerank, allow_partial=args.allow_partial,
+                                         eval_batch_size=args.eval_batch_size)
     print(json.dumps({"metrics": evaluation.metrics, "metrics_reranked": evaluation.metrics_reranked,
                       "evaluation": evaluation.details}, indent=2))
     return 0
@@ -207,6 +234,24 @@ def command_eval(args, plugins):
 
 def command_check(args, plugins):
     from .data.check import command
+
+    return command(args, plugins)
+
+
+def command_extract(args, plugins):
+    from .inference import command_extract
+
+    return command_extract(args, plugins)
+
+
+def command_search(args, plugins):
+    from .inference import command_search
+
+    return command_search(args, plugins)
+
+
+def command_export(args, plugins):
+    from .export import command
 
     return command(args, plugins)
 
@@ -225,6 +270,7 @@ def command_leaderboard(args, plugins):
 
 
 COMMANDS = {"list": command_list, "run": command_run, "eval": command_eval, "check": command_check,
+            "extract": command_extract, "search": command_search, "export": command_export,
             "leaderboard": command_leaderboard}
 
 

@@ -22,7 +22,7 @@ from .engine import Trainer
 from .engine.acceleration import Acceleration, amp_mode
 from .engine.checkpoint import CHECKPOINT_NAME, check_existing_checkpoint
 from .errors import UserError
-from .evaluation.evaluate import evaluate_classification, evaluate_reid, plain_forward
+from .evaluation.evaluate import evaluate_classification, evaluate_reid, test_feature_extractor
 from .data.loaders import build_test_loaders, default_workers
 from .data.transforms import build_test_transform
 from .recipes import resolve_recipe
@@ -122,13 +122,8 @@ def _evaluate(model, method, recipe, protocol, splits, config, device):
                                  config.workers, pin_memory=device.type == "cuda")
     if protocol.task == "classification":
         return evaluate_classification(model, loaders, device)
-    extractor = plain_forward
-    if recipe.test_features != "single":
-        if recipe.test_features not in method.feature_extractors:
-            raise UserError(f"recipe asks for test features {recipe.test_features!r} but {method.name} has "
-                            f"only {', '.join(['single', *method.feature_extractors])}")
-        extractor = method.feature_extractors[recipe.test_features]
-    return evaluate_reid(model, loaders, extractor, device, config.evaluator, config.rerank)
+    return evaluate_reid(model, loaders, test_feature_extractor(method, recipe), device, config.evaluator,
+                         config.rerank)
 
 
 def _mean_metrics(per_trial):
@@ -329,66 +324,17 @@ def run(config, plugins, log=print):
     return record, path
 
 
-RUN_INFO_KEYS = {"method": str, "variant": str, "protocol": str, "recipe_name": str, "num_classes": int,
-                 "input_size": list}
-
-
-def _read_run_info(path):
-    """A run folder's ``run.json``, checked; :class:`UserError` naming what is wrong."""
-    try:
-        with open(path) as handle:
-            info = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path} ({type(exc).__name__}: {exc}); expected the run.json that "
-                        "`reid-bench run` wrote") from None
-    if not isinstance(info, dict):
-        raise UserError(f"{path} is not a JSON object; expected the run.json that `reid-bench run` wrote")
-    wrong = [key for key, kind in RUN_INFO_KEYS.items()
-             if not isinstance(info.get(key), kind) or isinstance(info.get(key), bool)]
-    if not wrong and (info["num_classes"] < 1 or len(info["input_size"]) != 2
-                      or not all(isinstance(v, int) and v >= 1 for v in info["input_size"])):
-        wrong = ["num_classes" if info["num_classes"] < 1 else "input_size"]
-    if wrong:
-        expected = ", ".join(f"{key} ({kind.__name__})" for key, kind in RUN_INFO_KEYS.items())
-        raise UserError(f"{path} has a missing or bad {', '.join(wrong)}; expected {expected} as `reid-bench run` "
-                        "writes them")
-    return info
-
-
 def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto", workers=None,
                         evaluator="reid_bench", rerank=False, allow_partial=False, eval_batch_size=128):
     """Evaluate a run's ``model.pt`` on ``dataset`` (``reid-bench eval``). The model is rebuilt from the
-    ``run.json`` beside the checkpoint; the test-time features follow the run's recipe."""
-    info_path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "run.json")
-    if not os.path.isfile(checkpoint) or not os.path.isfile(info_path):
-        raise UserError(f"{checkpoint} is not a run's model.pt (expected the file and a run.json beside it, "
-                        "as `reid-bench run` writes them)")
-    info = _read_run_info(info_path)
-    method = plugins.methods.get(info["method"])
-    method.variant(info["variant"])
+    ``run.json`` beside the checkpoint (:func:`reid_bench.inference.load_model`); the test-time features
+    follow the run's recipe."""
+    from .inference import load_model
+
+    model = load_model(checkpoint, device=device, plugins=plugins)
     protocol = plugins.datasets.get(dataset)
-    trained_on = plugins.datasets.get(info["protocol"])
-    recipe = resolve_recipe(method, trained_on, info["recipe_name"], input_size=tuple(info["input_size"]))
-    device = resolve_device(device)
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as exc:  # empty, truncated, not a torch file, or holding more than tensors
-        line = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise UserError(f"cannot read {checkpoint} as a model's weights ({type(exc).__name__}: {line}); expected "
-                        "the model.pt that `reid-bench run` wrote") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise UserError(f"{checkpoint} is not a model's state dict (names to tensors); expected the model.pt "
-                        "that `reid-bench run` wrote")
-    model = build_model(plugins, method, info["variant"], trained_on, recipe, info["num_classes"], pretrained=False)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        detail = " ".join(str(exc).split())[:300]
-        raise UserError(f"{checkpoint} does not hold the weights of {method.name} [{info['variant']}] with "
-                        f"{info['num_classes']} classes that {info_path} describes ({detail}); expected the "
-                        "model.pt of that run") from None
-    model.to(device)
     splits = protocol.load(root, allow_partial=allow_partial, trial=0)
-    config = RunConfig(plugin=method.name, dataset=dataset, workers=default_workers() if workers is None else workers,
-                       evaluator=evaluator, rerank=rerank, eval_batch_size=eval_batch_size)
-    return _evaluate(model, method, recipe, protocol, splits, config, device)
+    config = RunConfig(plugin=model.method.name, dataset=dataset,
+                       workers=default_workers() if workers is None else workers, evaluator=evaluator,
+                       rerank=rerank, eval_batch_size=eval_batch_size)
+    return _evaluate(model.network, model.method, model.recipe, protocol, splits, config, model.device)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..errors import UserError
+
 EVALUATORS = ("reid_bench", "torchreid")
 RERANK_PARAMS = {"k1": 20, "k2": 6, "lambda_value": 0.3}
 
@@ -29,6 +31,17 @@ class Evaluation:
 def plain_forward(model, images):
     """The default test-time feature: one forward pass in eval mode."""
     return model(images)
+
+
+def test_feature_extractor(method, recipe):
+    """``fn(model, images) -> (B, D)``: the test-time features ``recipe`` asks of ``method`` (``single``, one
+    forward pass, or one of the method's ``feature_extractors``, e.g. sharp_attention's ``ten_crop``)."""
+    if recipe.test_features == "single":
+        return plain_forward
+    if recipe.test_features not in method.feature_extractors:
+        raise UserError(f"recipe asks for test features {recipe.test_features!r} but {method.name} has "
+                        f"only {', '.join(['single', *method.feature_extractors])}")
+    return method.feature_extractors[recipe.test_features]
 
 
 @torch.no_grad()
@@ -87,6 +100,16 @@ def evaluate_reid(model, loaders, extractor, device, evaluator="reid_bench", rer
     start = time.perf_counter()
     qf, q_pids, q_camids = extract_features(model, loaders["query"], extractor, device)
     gf, g_pids, g_camids = extract_features(model, loaders["gallery"], extractor, device)
+    return evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator, rerank, device, start)
+
+
+def evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator="reid_bench", rerank=True,
+                           device=None, start=None):
+    """Retrieval metrics (percent) of query and gallery features (float32 tensors) with their identities and
+    cameras; ``start`` (a ``perf_counter`` time) is where ``wall_s`` counts from (default: now)."""
+    if evaluator not in EVALUATORS:
+        raise ValueError(f"unknown evaluator {evaluator!r}; expected one of {', '.join(EVALUATORS)}")
+    start = time.perf_counter() if start is None else start
     if evaluator == "torchreid":
         metrics, reranked, extra = _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank)
     else:

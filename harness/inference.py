@@ -1,0 +1,388 @@
+"""Use a trained model outside the benchmark: rebuild it from its run folder, extract features for your own
+images, search a gallery, evaluate saved features.
+
+The Python API (exported from ``reid_bench``)::
+
+    from reid_bench import load_model, extract_features
+    model = load_model("runs/baseline/full/synthetic/paper/seed0")      # or that folder's model.pt
+    features = extract_features(model, ["a.jpg", "b.jpg"])              # (2, D) float32 numpy array
+
+:func:`load_model` reads the ``run.json`` that ``reid-bench run`` writes beside ``model.pt`` (method,
+variant, protocol, recipe, number of classes, input size) and rebuilds the model exactly as ``reid-bench
+eval`` does; :func:`extract_features` reads images the way the evaluation does (same decoder, same test
+transform, same test-time features: sharp_attention's 10-crop included), so its features are the ones
+the benchmark's metrics were computed from.
+
+The command line: ``reid-bench extract`` writes a features file, ``reid-bench search`` ranks a gallery's
+features for query images, and ``reid-bench eval --features`` computes a protocol's metrics from two
+features files. A features file is a NumPy ``.npz`` of plain arrays (read with ``allow_pickle=False``):
+``features`` (N, D) float32, ``paths`` (N,) strings and, when written by ``extract``, the ``checkpoint``,
+``method``, ``variant`` and ``test_features`` they come from.
+"""
+import glob
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+from .data.loaders import read_image
+from .data.transforms import build_test_transform
+from .errors import UserError
+from .evaluation.evaluate import evaluate_reid_features, test_feature_extractor
+from .recipes import resolve_recipe
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
+RUN_INFO_KEYS = {"method": str, "variant": str, "protocol": str, "recipe_name": str, "num_classes": int,
+                 "input_size": list}
+
+
+def read_run_info(path):
+    """A run folder's ``run.json``, checked; :class:`UserError` naming what is wrong."""
+    try:
+        with open(path) as handle:
+            info = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path} ({type(exc).__name__}: {exc}); expected the run.json that "
+                        "`reid-bench run` wrote") from None
+    if not isinstance(info, dict):
+        raise UserError(f"{path} is not a JSON object; expected the run.json that `reid-bench run` wrote")
+    wrong = [key for key, kind in RUN_INFO_KEYS.items()
+             if not isinstance(info.get(key), kind) or isinstance(info.get(key), bool)]
+    if not wrong and (info["num_classes"] < 1 or len(info["input_size"]) != 2
+                      or not all(isinstance(v, int) and v >= 1 for v in info["input_size"])):
+        wrong = ["num_classes" if info["num_classes"] < 1 else "input_size"]
+    if wrong:
+        expected = ", ".join(f"{key} ({kind.__name__})" for key, kind in RUN_INFO_KEYS.items())
+        raise UserError(f"{path} has a missing or bad {', '.join(wrong)}; expected {expected} as `reid-bench run` "
+                        "writes them")
+    return info
+
+
+class ReidModel(torch.nn.Module):
+    """A trained network with what is needed to use it: ``forward(images)`` gives the test-time features
+    of a batch of test-transformed images (B, 3, H, W) -> (B, D), the way the evaluation computes them.
+
+    ``network`` is the plugin's model (eval mode), ``transform`` the test transform (PIL image -> tensor),
+    ``input_size`` (H, W); ``method``, ``variant``, ``recipe`` and ``info`` (the run.json) say what it is.
+    """
+
+    def __init__(self, network, method, variant, recipe, info, checkpoint, device):
+        super().__init__()
+        self.network = network
+        self.method, self.variant, self.recipe, self.info = method, variant, recipe, info
+        self.checkpoint, self.device = checkpoint, device
+        self.extractor = test_feature_extractor(method, recipe)
+        self.transform = build_test_transform(recipe, recipe.input_size)
+        self.eval()
+
+    @property
+    def input_size(self):
+        return tuple(self.recipe.input_size)
+
+    def forward(self, images):
+        return self.extractor(self.network, images)
+
+
+def _load_state(checkpoint):
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as exc:  # empty, truncated, not a torch file, or holding more than tensors
+        line = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise UserError(f"cannot read {checkpoint} as a model's weights ({type(exc).__name__}: {line}); expected "
+                        "the model.pt that `reid-bench run` wrote") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{checkpoint} is not a model's state dict (names to tensors); expected the model.pt "
+                        "that `reid-bench run` wrote")
+    return state
+
+
+def load_model(run_dir_or_model_pt, *, device="auto", plugins=None):
+    """The :class:`ReidModel` of a run folder (or of its ``model.pt``), rebuilt from the ``run.json`` beside
+    the weights, in eval mode on ``device`` (``cpu``, ``cuda``, ``auto``). ``plugins`` (a loaded plugin set)
+    defaults to the installed plugins."""
+    from .runs import build_model, resolve_device
+
+    if plugins is None:
+        from .plugin_manager import load_plugins
+
+        plugins = load_plugins()
+    path = str(run_dir_or_model_pt)
+    checkpoint = os.path.join(path, "model.pt") if os.path.isdir(path) else path
+    info_path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "run.json")
+    if not os.path.isfile(checkpoint) or not os.path.isfile(info_path):
+        missing = checkpoint if not os.path.isfile(checkpoint) else info_path
+        raise UserError(f"{path} is not a run folder or a run's model.pt: {missing} does not exist (expected "
+                        "model.pt and run.json side by side, as `reid-bench run` writes them)")
+    info = read_run_info(info_path)
+    method = plugins.methods.get(info["method"])
+    method.variant(info["variant"])
+    trained_on = plugins.datasets.get(info["protocol"])
+    recipe = resolve_recipe(method, trained_on, info["recipe_name"], input_size=tuple(info["input_size"]))
+    device = resolve_device(device)
+    state = _load_state(checkpoint)
+    network = build_model(plugins, method, info["variant"], trained_on, recipe, info["num_classes"],
+                          pretrained=False)
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise UserError(f"{checkpoint} does not hold the weights of {method.name} [{info['variant']}] with "
+                        f"{info['num_classes']} classes that {info_path} describes ({detail}); expected the "
+                        "model.pt of that run") from None
+    return ReidModel(network, method, info["variant"], recipe, info, checkpoint, device).to(device)
+
+
+def image_paths(spec):
+    """The image files ``spec`` names: a folder (every image below it, recursively), a glob pattern or one
+    file; sorted. :class:`UserError` if there is none."""
+    spec = os.path.expanduser(str(spec))
+    if os.path.isdir(spec):
+        found = [os.path.join(folder, name) for folder, _, names in os.walk(spec) for name in names
+                 if name.lower().endswith(IMAGE_EXTENSIONS)]
+        where = f"folder {spec}"
+    elif os.path.isfile(spec):
+        return [spec]
+    else:
+        found = [path for path in glob.glob(spec, recursive=True) if os.path.isfile(path)]
+        where = f"pattern {spec}" if glob.has_magic(spec) else f"{spec} (no such file or folder)"
+    if not found:
+        raise UserError(f"no images in {where}; expected a folder holding images "
+                        f"({', '.join(IMAGE_EXTENSIONS)}), a glob pattern or an image file")
+    return sorted(found)
+
+
+class ImageList(torch.utils.data.Dataset):
+    """Paths or PIL images, test-transformed as the evaluation's loaders do."""
+
+    def __init__(self, items, transform):
+        self.items, self.transform = items, transform
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        item = self.items[index]
+        image = read_image(os.fspath(item)) if isinstance(item, (str, os.PathLike)) else item.convert("RGB")
+        return self.transform(image)
+
+
+@torch.no_grad()
+def extract_features(model, images_or_paths, batch_size=128, device=None, workers=0, progress=False):
+    """The (N, D) float32 features of images, as a NumPy array in their order.
+
+    ``images_or_paths``: a folder, a glob pattern or one path (see :func:`image_paths`), or a list of
+    paths and PIL images. ``model`` is a :class:`ReidModel` (from :func:`load_model`); ``device`` (``cpu``,
+    ``cuda``, ``auto``) moves it there (default: where it is). An image that cannot be decoded raises a
+    :class:`UserError` naming it.
+    """
+    if isinstance(images_or_paths, (str, os.PathLike)):
+        items = image_paths(images_or_paths)
+    else:
+        items = list(images_or_paths)
+    if not items:
+        raise UserError("no images to extract features from")
+    if device is not None:
+        from .runs import resolve_device
+
+        model.device = resolve_device(str(device))
+        model.to(model.device)
+    model.eval()
+    loader = torch.utils.data.DataLoader(ImageList(items, model.transform), batch_size=batch_size, shuffle=False,
+                                         num_workers=workers, pin_memory=model.device.type == "cuda")
+    from tqdm import tqdm
+
+    features = []
+    with tqdm(total=len(items), desc="extracting features", unit="img", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for batch in loader:
+            features.append(model(batch.to(model.device)).float().cpu())
+            bar.update(len(batch))
+    return torch.cat(features).numpy()
+
+
+def save_features(path, features, paths, model=None):
+    """Write a features file (see the module docstring); ``model`` adds where the features come from."""
+    extra = {}
+    if model is not None:
+        extra = {"checkpoint": os.path.abspath(model.checkpoint), "method": model.method.name,
+                 "variant": model.variant, "test_features": model.recipe.test_features}
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(path, "wb") as handle:
+            np.savez(handle, features=np.asarray(features, dtype=np.float32),
+                     paths=np.asarray([os.fspath(p) for p in paths], dtype=str),
+                     **{key: np.asarray(value, dtype=str) for key, value in extra.items()})
+    except OSError as exc:
+        raise UserError(f"cannot write {path} ({exc.strerror or exc}); expected a writable file path") from None
+
+
+def load_features(path):
+    """``(features (N, D) float32, paths (N,) str array, metadata dict)`` of a features file."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except Exception as exc:  # missing, not a zip, damaged, or holding pickled objects
+        line = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise UserError(f"cannot read {path} as a features file ({type(exc).__name__}: {line}); expected an .npz "
+                        "with `features` (N, D) and `paths` (N,), as `reid-bench extract` writes it") from None
+    features, paths = arrays.get("features"), arrays.get("paths")
+    if (features is None or paths is None or features.ndim != 2 or paths.ndim != 1 or len(features) != len(paths)
+            or len(features) == 0 or not np.issubdtype(features.dtype, np.number) or paths.dtype.kind != "U"):
+        raise UserError(f"{path} is not a features file: expected an .npz with `features` (N, D numbers) and "
+                        "`paths` (N strings), N >= 1, as `reid-bench extract` writes it")
+    metadata = {key: str(value) for key, value in arrays.items() if key not in ("features", "paths")}
+    return features.astype(np.float32), paths, metadata
+
+
+# ----------------------------------------------------------------------------------------------
+# saved features against a protocol's split
+
+
+def _labels(paths, items, split, path, protocol):
+    """``(rows, pids, camids)``: the rows of a features file whose ``paths`` are images of the split ``items``
+    (torchreid tuples) and their identities and cameras. Paths are matched in full, or by file name where the
+    split's file names are unique (features made on another copy of the dataset); other rows (e.g. the junk
+    images a protocol drops from its folder) are left out. Every image of the split needs one feature."""
+    by_path = {os.path.realpath(item[0]): index for index, item in enumerate(items)}
+    by_name = {}
+    for index, item in enumerate(items):
+        name = os.path.basename(item[0])
+        by_name[name] = -1 if name in by_name else index  # -1: a name the split holds more than once
+    rows, matched = [], []
+    for row, entry in enumerate(paths):
+        index = by_path.get(os.path.realpath(entry), by_name.get(os.path.basename(entry), -1))
+        if index >= 0:
+            rows.append(row)
+            matched.append(index)
+    seen = set(matched)
+    problems = []
+    if len(seen) < len(items):
+        example = next(item[0] for index, item in enumerate(items) if index not in seen)
+        problems.append(f"{len(items) - len(seen)} of its {len(items)} {split} images have no feature "
+                        f"(e.g. {example})")
+    if len(matched) > len(seen):
+        problems.append(f"{len(matched) - len(seen)} of them have more than one")
+    if problems:
+        raise UserError(f"{path} does not hold the {split} split of {protocol}: {'; '.join(problems)}; expected "
+                        f"one feature per {split} image (e.g. `reid-bench extract` on its {split} folder)")
+    return (np.asarray(rows), np.asarray([items[index][1] for index in matched]),
+            np.asarray([items[index][2] for index in matched]))
+
+
+def evaluate_feature_files(query_file, gallery_file, plugins, *, dataset, root=None, allow_partial=False,
+                           evaluator="reid_bench", rerank=False, device="auto"):
+    """Retrieval metrics of saved query and gallery features on ``dataset``'s split (``reid-bench eval
+    --features``): each feature is matched to its image's identity and camera by path (see :func:`_labels`)."""
+    from .runs import resolve_device
+
+    protocol = plugins.datasets.get(dataset)
+    if protocol.task != "reid":
+        raise UserError(f"--features evaluates re-id retrieval; {protocol.name} is a {protocol.task} protocol")
+    qf, q_paths, _ = load_features(query_file)
+    gf, g_paths, _ = load_features(gallery_file)
+    if qf.shape[1] != gf.shape[1]:
+        raise UserError(f"{query_file} holds {qf.shape[1]}-d features and {gallery_file} {gf.shape[1]}-d ones; "
+                        "expected features of one model")
+    splits = protocol.load(root, allow_partial=allow_partial, trial=0)
+    q_rows, q_pids, q_camids = _labels(q_paths, splits.query, "query", query_file, protocol.name)
+    g_rows, g_pids, g_camids = _labels(g_paths, splits.gallery, "gallery", gallery_file, protocol.name)
+    evaluation = evaluate_reid_features(torch.from_numpy(qf[q_rows]), torch.from_numpy(gf[g_rows]), q_pids, g_pids,
+                                        q_camids, g_camids, evaluator, rerank, resolve_device(device))
+    evaluation.details.update(query_features=os.fspath(query_file), gallery_features=os.fspath(gallery_file),
+                              features_not_in_split=len(q_paths) - len(q_rows) + len(g_paths) - len(g_rows))
+    return evaluation
+
+
+# ----------------------------------------------------------------------------------------------
+# reid-bench extract / search
+
+
+def add_extract_arguments(parser):
+    """The ``reid-bench extract`` options."""
+    parser.add_argument("--checkpoint", required=True, help="a run folder or its model.pt (run.json beside it)")
+    parser.add_argument("--images", required=True, metavar="DIR_OR_GLOB",
+                        help="a folder (searched recursively), a quoted glob pattern or an image file")
+    parser.add_argument("--out", required=True, help="features file to write (.npz: features, paths)")
+    _model_arguments(parser)
+
+
+def add_search_arguments(parser):
+    """The ``reid-bench search`` options."""
+    from .cli import POSITIVE
+
+    parser.add_argument("--features", required=True, help="the gallery's features file (from `reid-bench extract`)")
+    parser.add_argument("--query", required=True, nargs="+", metavar="IMAGES",
+                        help="query images: files, folders or glob patterns; or a features file (.npz)")
+    parser.add_argument("--checkpoint", help="model for the query images (default: the one the gallery's "
+                                             "features were extracted with)")
+    parser.add_argument("--top", type=POSITIVE, default=10, help="matches shown per query (default 10)")
+    _model_arguments(parser)
+
+
+def _model_arguments(parser):
+    from .cli import NON_NEGATIVE, POSITIVE
+
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    parser.add_argument("--batch-size", type=POSITIVE, default=128, help="images per forward pass (default 128)")
+    parser.add_argument("--workers", type=NON_NEGATIVE, default=2, help="image reading processes (default 2)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+def command_extract(args, plugins, out=None):
+    """``reid-bench extract``: features of every image of ``--images`` into ``--out``."""
+    out = out or sys.stdout
+    model = load_model(args.checkpoint, device=args.device, plugins=plugins)
+    paths = image_paths(args.images)
+    features = extract_features(model, paths, batch_size=args.batch_size, workers=args.workers,
+                                progress=args.progress)
+    save_features(args.out, features, paths, model)
+    print(f"{args.out}: {features.shape[0]} images, {features.shape[1]}-d features of {model.method.name} "
+          f"[{model.variant}] ({model.recipe.test_features} test features)", file=out)
+    return 0
+
+
+def _query_features(args, gallery_metadata, plugins):
+    if len(args.query) == 1 and args.query[0].endswith(".npz"):
+        features, paths, _ = load_features(args.query[0])
+        return features, list(paths)
+    checkpoint = args.checkpoint or gallery_metadata.get("checkpoint")
+    if not checkpoint:
+        raise UserError(f"{args.features} does not say which model made it; pass --checkpoint with that model")
+    model = load_model(checkpoint, device=args.device, plugins=plugins)
+    paths = [path for spec in args.query for path in image_paths(spec)]
+    return extract_features(model, paths, batch_size=args.batch_size, workers=args.workers,
+                            progress=args.progress), paths
+
+
+def search(query_features, gallery_features, top=10):
+    """``(distances, indices)`` (Q, k) of the ``top`` nearest gallery features of each query: Euclidean
+    distance, as the evaluation ranks (torchreid's squared-distance formula, then the square root)."""
+    from .evaluation.ranking import iter_distance_chunks
+
+    k = min(top, len(gallery_features))
+    distances, indices = [], []
+    for _, _, dist in iter_distance_chunks(torch.as_tensor(query_features), torch.as_tensor(gallery_features),
+                                           device="cpu"):
+        values, where = dist.topk(k, dim=1, largest=False, sorted=True)
+        distances.append(values.clamp_(min=0).sqrt_())
+        indices.append(where)
+    return torch.cat(distances).numpy(), torch.cat(indices).numpy()
+
+
+def command_search(args, plugins, out=None):
+    """``reid-bench search``: the nearest gallery images of each query image, one block per query."""
+    out = out or sys.stdout
+    gallery, gallery_paths, metadata = load_features(args.features)
+    queries, query_paths = _query_features(args, metadata, plugins)
+    if queries.shape[1] != gallery.shape[1]:
+        raise UserError(f"query features are {queries.shape[1]}-d but {args.features} holds {gallery.shape[1]}-d "
+                        "ones; expected the model the gallery was extracted with")
+    distances, indices = search(queries, gallery, args.top)
+    for query_path, row_distances, row_indices in zip(query_paths, distances, indices):
+        print(f"query {query_path}", file=out)
+        for rank, (distance, index) in enumerate(zip(row_distances, row_indices), start=1):
+            print(f"  {rank:>3}  {distance:10.4f}  {gallery_paths[index]}", file=out)
+    return 0
