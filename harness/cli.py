@@ -1,4 +1,4 @@
-"""The ``reid-bench`` command line: ``list``, ``run``, ``eval``, ``check`` and ``leaderboard``.
+"""The ``reid-bench`` command line: ``list``, ``run``, ``eval``, ``check``, ``leaderboard`` and ``visualize``.
 
 User errors (unknown names, missing data or weights, an existing run folder) print one line starting
 with ``error:`` and exit with status 2, without a traceback.
@@ -129,6 +129,13 @@ def build_parser():
     from . import leaderboard as leaderboard_module
 
     leaderboard_module.add_arguments(leaderboard)
+
+    visualize = commands.add_parser("visualize", help="pictures of a run: ranked results, attention maps, curves",
+                                    description="Draw a trained run's ranked results, attention maps or "
+                                                "training curves.")
+    from . import visualize as visualize_module
+
+    visualize_module.add_arguments(visualize, common)
     return parser
 
 
@@ -217,8 +224,14 @@ def command_leaderboard(args, plugins):
     return 0
 
 
+def command_visualize(args, plugins):
+    from .visualize import command
+
+    return command(args, plugins)
+
+
 COMMANDS = {"list": command_list, "run": command_run, "eval": command_eval, "check": command_check,
-            "leaderboard": command_leaderboard}
+            "leaderboard": command_leaderboard, "visualize": command_visualize}
 
 
 def main(argv=None):

@@ -116,13 +116,18 @@ def _evaluate(model, method, recipe, protocol, splits, config, device):
                                  config.workers, pin_memory=device.type == "cuda")
     if protocol.task == "classification":
         return evaluate_classification(model, loaders, device)
-    extractor = plain_forward
-    if recipe.test_features != "single":
-        if recipe.test_features not in method.feature_extractors:
-            raise UserError(f"recipe asks for test features {recipe.test_features!r} but {method.name} has "
-                            f"only {', '.join(['single', *method.feature_extractors])}")
-        extractor = method.feature_extractors[recipe.test_features]
-    return evaluate_reid(model, loaders, extractor, device, config.evaluator, config.rerank)
+    return evaluate_reid(model, loaders, feature_extractor(method, recipe), device, config.evaluator, config.rerank,
+                         progress=config.progress)
+
+
+def feature_extractor(method, recipe):
+    """The recipe's test-time feature extractor (``single``: one eval-mode forward)."""
+    if recipe.test_features == "single":
+        return plain_forward
+    if recipe.test_features not in method.feature_extractors:
+        raise UserError(f"recipe asks for test features {recipe.test_features!r} but {method.name} has "
+                        f"only {', '.join(['single', *method.feature_extractors])}")
+    return method.feature_extractors[recipe.test_features]
 
 
 def _mean_metrics(per_trial):
@@ -341,10 +346,23 @@ def _read_run_info(path):
     return info
 
 
-def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto", workers=2,
-                        evaluator="reid_bench", rerank=False, allow_partial=False, eval_batch_size=128):
-    """Evaluate a run's ``model.pt`` on ``dataset`` (``reid-bench eval``). The model is rebuilt from the
-    ``run.json`` beside the checkpoint; the test-time features follow the run's recipe."""
+@dataclass
+class TrainedRun:
+    """A run's trained model rebuilt from its folder: ``model`` (on ``device``, eval mode not set), the
+    ``method``, the folder's ``run.json`` as ``info``, the ``recipe`` it was trained with and the protocol
+    it was trained on (``trained_on``)."""
+
+    model: torch.nn.Module
+    method: object
+    info: dict
+    recipe: object
+    trained_on: object
+    device: torch.device
+
+
+def load_trained_run(checkpoint, plugins, device="auto"):
+    """Rebuild the model of a run folder from its ``model.pt`` and the ``run.json`` beside it (read with
+    ``weights_only=True``); any problem is a :class:`UserError` naming the file."""
     info_path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "run.json")
     if not os.path.isfile(checkpoint) or not os.path.isfile(info_path):
         raise UserError(f"{checkpoint} is not a run's model.pt (expected the file and a run.json beside it, "
@@ -352,7 +370,6 @@ def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto
     info = _read_run_info(info_path)
     method = plugins.methods.get(info["method"])
     method.variant(info["variant"])
-    protocol = plugins.datasets.get(dataset)
     trained_on = plugins.datasets.get(info["protocol"])
     recipe = resolve_recipe(method, trained_on, info["recipe_name"], input_size=tuple(info["input_size"]))
     device = resolve_device(device)
@@ -373,8 +390,16 @@ def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto
         raise UserError(f"{checkpoint} does not hold the weights of {method.name} [{info['variant']}] with "
                         f"{info['num_classes']} classes that {info_path} describes ({detail}); expected the "
                         "model.pt of that run") from None
-    model.to(device)
+    return TrainedRun(model.to(device), method, info, recipe, trained_on, device)
+
+
+def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto", workers=2,
+                        evaluator="reid_bench", rerank=False, allow_partial=False, eval_batch_size=128):
+    """Evaluate a run's ``model.pt`` on ``dataset`` (``reid-bench eval``). The model is rebuilt from the
+    ``run.json`` beside the checkpoint; the test-time features follow the run's recipe."""
+    trained = load_trained_run(checkpoint, plugins, device)
+    protocol = plugins.datasets.get(dataset)
     splits = protocol.load(root, allow_partial=allow_partial, trial=0)
-    config = RunConfig(plugin=method.name, dataset=dataset, workers=workers, evaluator=evaluator, rerank=rerank,
-                       eval_batch_size=eval_batch_size)
-    return _evaluate(model, method, recipe, protocol, splits, config, device)
+    config = RunConfig(plugin=trained.method.name, dataset=dataset, workers=workers, evaluator=evaluator,
+                       rerank=rerank, eval_batch_size=eval_batch_size)
+    return _evaluate(trained.model, trained.method, trained.recipe, protocol, splits, config, trained.device)

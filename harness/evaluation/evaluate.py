@@ -32,11 +32,14 @@ def plain_forward(model, images):
 
 
 @torch.no_grad()
-def extract_features(model, loader, extractor, device):
-    """``(features (N, D) float32 on the CPU, pids, camids)`` for every item of ``loader``."""
+def extract_features(model, loader, extractor, device, progress=False, desc="features"):
+    """``(features (N, D) float32 on the CPU, pids, camids)`` for every item of ``loader`` (a tqdm bar
+    named ``desc`` with ``progress``)."""
+    from tqdm import tqdm
+
     model.eval()
     features, pids, camids = [], [], []
-    for batch in loader:
+    for batch in tqdm(loader, desc=desc, unit="batch", leave=False, dynamic_ncols=True, disable=not progress):
         out = extractor(model, batch["img"].to(device))
         features.append(out.float().cpu())
         pids.append(np.asarray(batch["pid"]))
@@ -68,29 +71,33 @@ def _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank):
     return metrics, reranked, {}
 
 
-def _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, device):
+def _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, device, progress=False):
     from .ranking import evaluate_features
     from .reranking import evaluate_reranked
 
-    result = evaluate_features(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=20, device=device)
+    result = evaluate_features(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=20, device=device,
+                               progress=progress)
     reranked = None
     if rerank:
         reranked = evaluate_reranked(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=20, device=device,
-                                     **RERANK_PARAMS).as_percentages()
+                                     progress=progress, **RERANK_PARAMS).as_percentages()
     return result.as_percentages(), reranked, {"num_skipped_queries": result.num_skipped_queries}
 
 
-def evaluate_reid(model, loaders, extractor, device, evaluator="reid_bench", rerank=True):
-    """Retrieval metrics (percent) of ``model`` on ``{"query", "gallery"}`` loaders."""
+def evaluate_reid(model, loaders, extractor, device, evaluator="reid_bench", rerank=True, progress=False):
+    """Retrieval metrics (percent) of ``model`` on ``{"query", "gallery"}`` loaders; ``progress`` shows
+    bars for feature extraction, metrics and re-ranking."""
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown evaluator {evaluator!r}; expected one of {', '.join(EVALUATORS)}")
     start = time.perf_counter()
-    qf, q_pids, q_camids = extract_features(model, loaders["query"], extractor, device)
-    gf, g_pids, g_camids = extract_features(model, loaders["gallery"], extractor, device)
+    qf, q_pids, q_camids = extract_features(model, loaders["query"], extractor, device, progress, "query features")
+    gf, g_pids, g_camids = extract_features(model, loaders["gallery"], extractor, device, progress,
+                                            "gallery features")
     if evaluator == "torchreid":
         metrics, reranked, extra = _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank)
     else:
-        metrics, reranked, extra = _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, device)
+        metrics, reranked, extra = _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, device,
+                                                       progress)
     details = {"evaluator": evaluator, "num_query": len(q_pids), "num_gallery": len(g_pids),
                "feature_dim": int(qf.shape[1]), "wall_s": time.perf_counter() - start, **extra}
     return Evaluation(metrics, reranked, details)
