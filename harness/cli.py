@@ -109,6 +109,9 @@ def build_parser():
     run.add_argument("--overwrite", action="store_true", help="start again even if the run folder has a checkpoint")
     run.add_argument("--no-rerank", dest="rerank", action="store_false", help="skip re-ranked metrics")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    run.add_argument("--eval-every", type=POSITIVE, metavar="N",
+                     help="also evaluate every N epochs (TensorBoard and the record's history; never used to "
+                          "pick a checkpoint)")
 
     evaluate = commands.add_parser("eval", parents=[common], help="evaluate a trained model",
                                    description="Evaluate the model.pt of a run folder on a protocol.")
@@ -187,7 +190,7 @@ def command_run(args, plugins):
             input_size=tuple(args.input_size) if args.input_size else None, device=args.device, amp=args.amp,
             pretrained=args.pretrained, pretrained_from=args.pretrained_from, weights_dir=args.weights_dir, workers=args.workers, output=args.output,
             resume=args.resume, overwrite=args.overwrite, rerank=args.rerank, evaluator=args.evaluator,
-            allow_partial=args.allow_partial, progress=args.progress,
+            allow_partial=args.allow_partial, progress=args.progress, eval_every=args.eval_every,
         )
         run(config, plugins)
     return 0

@@ -59,6 +59,13 @@ def add_arguments(parser, common):
                            help="image files (default: --count query images of the dataset, spread over it)")
     attention.add_argument("--count", type=POSITIVE, default=4, help="query images drawn without --images (default 4)")
 
+    curves = kinds.add_parser("curves", parents=[common], help="loss terms, learning rate and metrics against epochs",
+                              description="Plot a run folder's loss terms, learning rate and the metrics evaluated "
+                                          "during training (run --eval-every N) against epochs, from its "
+                                          "TensorBoard logs.")
+    curves.add_argument("run", metavar="RUN", help="a run folder (or a file in it, e.g. its model.pt)")
+    curves.add_argument("--out", help="folder for curves.png (default: visualize in the run folder)")
+
 
 def _load(args, plugins):
     """``(trained run, protocol, splits, out folder)`` for a model-based picture."""
@@ -106,7 +113,13 @@ def command_attention(args, plugins):
                            out, _display_size(recipe.input_size, args.height))
 
 
-PICTURES = {"ranks": command_ranks, "attention": command_attention}
+def command_curves(args, plugins):
+    from .curves import write_curves
+
+    return write_curves(args.run, args.out)
+
+
+PICTURES = {"ranks": command_ranks, "attention": command_attention, "curves": command_curves}
 
 
 def command(args, plugins):
