@@ -222,7 +222,7 @@ def command_leaderboard(args, plugins):
         print(f"warning: no result folder {folder}", file=sys.stderr)
     for path, reason in report.skipped:
         print(f"warning: skipped {path}: {reason}", file=sys.stderr)
-    for path in report.written:
+    for path in report.written + report.figures:
         print(path)
     return 0
 

@@ -17,6 +17,7 @@ import torch
 
 EVALUATORS = ("reid_bench", "torchreid")
 RERANK_PARAMS = {"k1": 20, "k2": 6, "lambda_value": 0.3}
+CMC_RANKS = 50  # the record's ``evaluation.cmc`` (percent, ranks 1-50) feeds the leaderboard's CMC figure
 
 
 @dataclass
@@ -54,13 +55,18 @@ def _percent_metrics(cmc, mAP, mINP):
     return metrics
 
 
+def _percent_curve(cmc):
+    """The CMC curve as a list of percentages (rank 1 first)."""
+    return [100.0 * float(value) for value in cmc]
+
+
 def _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank):
     from torchreid.reid.metrics import compute_distance_matrix, evaluate_rank
     from torchreid.reid.utils import re_ranking
 
     distmat = compute_distance_matrix(qf, gf, "euclidean").numpy()
-    cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20)
-    metrics = _percent_metrics(cmc, mAP, None)
+    cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=CMC_RANKS)
+    metrics, curve = _percent_metrics(cmc, mAP, None), _percent_curve(cmc)
     reranked = None
     if rerank:
         q_q = compute_distance_matrix(qf, qf, "euclidean").numpy()
@@ -68,20 +74,21 @@ def _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank):
         distmat = re_ranking(distmat, q_q, g_g, **RERANK_PARAMS)
         cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20)
         reranked = _percent_metrics(cmc, mAP, None)
-    return metrics, reranked, {}
+    return metrics, reranked, {"cmc": curve}
 
 
 def _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, device, progress=False):
     from .ranking import evaluate_features
     from .reranking import evaluate_reranked
 
-    result = evaluate_features(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=20, device=device,
+    result = evaluate_features(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=CMC_RANKS, device=device,
                                progress=progress)
     reranked = None
     if rerank:
         reranked = evaluate_reranked(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=20, device=device,
                                      progress=progress, **RERANK_PARAMS).as_percentages()
-    return result.as_percentages(), reranked, {"num_skipped_queries": result.num_skipped_queries}
+    return result.as_percentages(), reranked, {"num_skipped_queries": result.num_skipped_queries,
+                                               "cmc": _percent_curve(result.cmc)}
 
 
 def evaluate_reid(model, loaders, extractor, device, evaluator="reid_bench", rerank=True, progress=False):

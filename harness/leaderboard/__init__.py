@@ -5,7 +5,9 @@ result folders (:mod:`.records`: unusable files are skipped and reported), group
 protocol by method, variant, recipe, epochs, backbone and pretrained, averages them over seeds
 (:mod:`.aggregate`), puts each paper's reported numbers beside them and writes, with tabulate,
 ``<out>/<protocol>.md`` for every protocol (:mod:`.protocols`) and ``<out>/README.md`` linking them
-(:mod:`.render`). Files are rewritten in full; the same records and methods give the same bytes.
+(:mod:`.render`), with each page's figures beside it (:mod:`reid_bench.visualize.leaderboard`: the CMC
+curve and the primary metric's bars, SVG). Files are rewritten in full; the same records and methods
+give the same bytes.
 """
 import argparse
 import os
@@ -28,6 +30,7 @@ class LeaderboardReport:
     records were used."""
 
     written: list = field(default_factory=list)
+    figures: list = field(default_factory=list)  # the pages' SVG figures
     skipped: list = field(default_factory=list)  # SkippedRecord
     missing_dirs: list = field(default_factory=list)
     records_used: int = 0
@@ -62,6 +65,8 @@ def write_leaderboards(result_dirs, out_dir, plugin_set):
     """Regenerate the leaderboards in ``out_dir`` from the records under ``result_dirs`` and the
     methods and protocols registered in ``plugin_set`` (a :class:`reid_bench.plugin_manager.PluginSet`
     or anything with ``methods`` and ``datasets`` registries). Returns a :class:`LeaderboardReport`."""
+    from ..visualize.leaderboard import write_page_figures
+
     records, skipped, missing = load_records(result_dirs)
     methods = dict(plugin_set.methods.items())
     protocols = dict(plugin_set.datasets.items())
@@ -74,7 +79,10 @@ def write_leaderboards(result_dirs, out_dir, plugin_set):
         page_records = records_by_protocol.get(page.name, [])
         rows = build_rows(page.name, page.task, page_records, methods)
         filename = f"{page.name}.md"
-        report.written.append(_write_text(os.path.join(out_dir, filename), render_page(page, rows, protocols)))
+        figures = write_page_figures(page, rows, out_dir)
+        report.figures += figures
+        page_text = render_page(page, rows, protocols, [os.path.basename(path) for path in figures])
+        report.written.append(_write_text(os.path.join(out_dir, filename), page_text))
         report.records_used += len(page_records)
         index.append((page, rows, filename))
     report.written.append(_write_text(os.path.join(out_dir, INDEX_FILE), render_index(index)))

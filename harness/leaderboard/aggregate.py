@@ -113,6 +113,7 @@ class Row:
     flops: Optional[Stat] = None
     images_per_s: Optional[Stat] = None
     reported: Optional[ReportedNumbers] = None
+    cmc: tuple = ()  # mean CMC (percent, rank 1 first) over the seeds, when every seed's record has one
 
     @property
     def measured(self):
@@ -148,7 +149,15 @@ def _measured_row(group, records, method, reported):
         flops=summarize([record.flops for record in records]),
         images_per_s=summarize([record.images_per_s for record in records]),
         reported=reported,
+        cmc=_mean_curve([record.cmc for record in records]),
     )
+
+
+def _mean_curve(curves):
+    """Rank-wise mean of the seeds' CMC curves (as long as the shortest); ``()`` if a seed has none."""
+    if not curves or any(not curve for curve in curves):
+        return ()
+    return tuple(statistics.mean(values) for values in zip(*curves))
 
 
 def _sort_key(task):
