@@ -69,6 +69,21 @@ def panel_origin(column, size):
     return column * (size[1] + GAP), TITLE
 
 
+def _title_lines(draw, name, width):
+    """``name`` in at most two lines that fit ``width`` pixels, broken after an ``_`` when the rest then
+    fits on the second line, else where the first line is full."""
+    fits = [end for end in range(1, len(name) + 1) if draw.textlength(name[:end]) <= width]
+    full = max(fits, default=1)
+    if full == len(name):
+        return [name]
+    breaks = [end for end in fits if name[end - 1] == "_" and draw.textlength(name[end:]) <= width]
+    cut = max(breaks, default=full)
+    rest = name[cut:]
+    while rest and draw.textlength(rest) > width:
+        rest = rest[:-1]
+    return [name[:cut], rest]
+
+
 def draw_attention(image, maps, index, size):
     """One picture: ``image`` (PIL) then each map of batch entry ``index`` overlaid, ``size`` (h, w)."""
     shown = image.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
@@ -79,9 +94,8 @@ def draw_attention(image, maps, index, size):
     for column, (name, panel) in enumerate(panels):
         x, y = panel_origin(column, size)
         canvas.paste(panel, (x, y))
-        per_line = max(4, size[1] // 6)  # characters of the default font that fit the panel's width
-        draw.text((x + 1, 1), name[:per_line], fill=(0, 0, 0))
-        draw.text((x + 1, 13), name[per_line:2 * per_line], fill=(0, 0, 0))
+        for line, text in enumerate(_title_lines(draw, name, size[1] - 2)):
+            draw.text((x + 1, 1 + 12 * line), text, fill=(0, 0, 0))
     return canvas
 
 

@@ -1,5 +1,5 @@
 """Training curves of a run folder, from its TensorBoard logs: the loss terms (every iteration, faint,
-and their mean per epoch), the learning rate, and the metrics evaluated during training
+and their mean per epoch; unweighted, as logged, on a log scale when all are positive), the learning rate, and the metrics evaluated during training
 (``reid-bench run --eval-every N``), all against epochs.
 
 The trainer logs ``loss/<term>`` per iteration, ``train/lr`` and ``train/iterations`` (the iteration
@@ -57,7 +57,10 @@ def plot_curves(scalars, path, title):
         means = [(e, y[epoch == e].mean()) for e in np.unique(epoch[~np.isnan(epoch)])]
         losses.plot([e for e, _ in means], [m for _, m in means], "o-", color=line.get_color(), markersize=3,
                     label=tag[len("loss/"):])
-    losses.set_ylabel("loss")
+    positive = all(value > 0 for tag in scalars if tag.startswith("loss/") for value in scalars[tag].values())
+    if positive:  # terms are logged before their weights: a center loss can be 1000x a softmax term
+        losses.set_yscale("log")
+    losses.set_ylabel("loss term (unweighted)" + (", log scale" if positive else ""))
     losses.legend(fontsize="small", ncol=2)
     lr = scalars.get("train/lr", {})
     steps = sorted(lr)
