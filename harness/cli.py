@@ -1,5 +1,5 @@
-"""The ``reid-bench`` command line: ``list``, ``run``, ``eval``, ``check``, ``extract``, ``search``, ``export``
-and ``leaderboard``.
+"""The ``reid-bench`` command line: ``list``, ``run``, ``eval``, ``check``, ``extract``, ``search``, ``export``,
+``leaderboard`` and ``visualize``.
 
 User errors (unknown names, missing data or weights, an existing run folder) and files the operating
 system refuses (permissions, a full disk) print one line starting with ``error:`` and exit with status 2,
@@ -116,6 +116,9 @@ def build_parser():
     run.add_argument("--overwrite", action="store_true", help="start again even if the run folder has a checkpoint")
     run.add_argument("--no-rerank", dest="rerank", action="store_false", help="skip re-ranked metrics")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    run.add_argument("--eval-every", type=POSITIVE, metavar="N",
+                     help="also evaluate every N epochs (TensorBoard and the record's history; never used to "
+                          "pick a checkpoint)")
 
     evaluate = commands.add_parser("eval", parents=[common], help="evaluate a trained model or saved features",
                                    description="Evaluate the model.pt of a run folder, or saved query and gallery "
@@ -156,6 +159,13 @@ def build_parser():
     from . import leaderboard as leaderboard_module
 
     leaderboard_module.add_arguments(leaderboard)
+
+    visualize = commands.add_parser("visualize", help="pictures of a run: ranked results, attention maps, curves",
+                                    description="Draw a trained run's ranked results, attention maps or "
+                                                "training curves.")
+    from . import visualize as visualize_module
+
+    visualize_module.add_arguments(visualize, common)
     return parser
 
 
@@ -208,7 +218,7 @@ def command_run(args, plugins):
             channels_last=args.channels_last, compile=args.compile,
             pretrained=args.pretrained, pretrained_from=args.pretrained_from, weights_dir=args.weights_dir, workers=args.workers, output=args.output,
             resume=args.resume, overwrite=args.overwrite, rerank=args.rerank, evaluator=args.evaluator,
-            allow_partial=args.allow_partial, progress=args.progress,
+            allow_partial=args.allow_partial, progress=args.progress, eval_every=args.eval_every,
         )
         run(config, plugins)
     return 0
@@ -264,14 +274,20 @@ def command_leaderboard(args, plugins):
         print(f"warning: no result folder {folder}", file=sys.stderr)
     for path, reason in report.skipped:
         print(f"warning: skipped {path}: {reason}", file=sys.stderr)
-    for path in report.written:
+    for path in report.written + report.figures:
         print(path)
     return 0
 
 
+def command_visualize(args, plugins):
+    from .visualize import command
+
+    return command(args, plugins)
+
+
 COMMANDS = {"list": command_list, "run": command_run, "eval": command_eval, "check": command_check,
             "extract": command_extract, "search": command_search, "export": command_export,
-            "leaderboard": command_leaderboard}
+            "leaderboard": command_leaderboard, "visualize": command_visualize}
 
 
 def main(argv=None):

@@ -39,7 +39,9 @@ def reid_bench_register_models(registry):
 
     ``input_size`` is ``(height, width)`` of the training images; ``pretrained`` is ``False`` or a
     :class:`reid_bench.backbones.Pretrained` telling where ImageNet weights come from. A model may
-    expose named attention maps through a ``attention_maps`` dict filled on each forward.
+    expose named attention maps through a ``attention_maps`` dict filled on each forward, ``(B, h, w)``
+    or ``(B, C, h, w)`` tensors, which ``reid-bench visualize attention`` draws; maps that exist only for
+    pairs of images (one per pair) come from an optional ``forward_pairs(images)``.
     """
 
 

@@ -60,6 +60,7 @@ class RunConfig:
     allow_partial: bool = False
     eval_batch_size: int = 128
     progress: bool = True
+    eval_every: Optional[int] = None  # evaluate every N epochs while training (watched, never used to select)
 
 
 def seed_everything(seed):
@@ -123,7 +124,7 @@ def _evaluate(model, method, recipe, protocol, splits, config, device):
     if protocol.task == "classification":
         return evaluate_classification(model, loaders, device)
     return evaluate_reid(model, loaders, test_feature_extractor(method, recipe), device, config.evaluator,
-                         config.rerank)
+                         config.rerank, progress=config.progress)
 
 
 def _mean_metrics(per_trial):
@@ -250,6 +251,7 @@ def run(config, plugins, log=print):
     started_at, started = utc_now(), time.perf_counter()
 
     trials, per_trial, per_trial_reranked, stats, evaluation = range(protocol.trials), [], [], None, None
+    history = []
     for trial in trials:
         trial_dir = folder if protocol.trials == 1 else os.path.join(folder, f"trial{trial}")
         check_existing_checkpoint(trial_dir, resume=config.resume, overwrite=config.overwrite)
@@ -273,7 +275,9 @@ def run(config, plugins, log=print):
                           splits=splits, num_classes=num_classes, device=device, run_dir=trial_dir, amp=amp,
                           channels_last=config.channels_last, compile=config.compile,
                           workers=config.workers, seed=config.seed, max_iters=config.max_iters,
-                          progress=config.progress, log=log)
+                          progress=config.progress, log=log, eval_every=config.eval_every,
+                          evaluate=lambda trained: _evaluate(trained, method, recipe, protocol, splits, replace(
+                              config, rerank=False, progress=False), device).metrics)
         stats = trainer.fit(resume=config.resume)
         save_torch_atomic(model.state_dict(), os.path.join(trial_dir, "model.pt"))
         write_json_atomic(os.path.join(trial_dir, "run.json"), {
@@ -281,6 +285,7 @@ def run(config, plugins, log=print):
             "num_classes": num_classes, "input_size": list(recipe.input_size), "seed": config.seed})
         evaluation = _evaluate(model, method, recipe, protocol, splits, config, device)
         per_trial.append(evaluation.metrics)
+        history += [{**entry, "trial": trial} if protocol.trials > 1 else entry for entry in stats.history]
         per_trial_reranked.append(evaluation.metrics_reranked)
 
     params, flops = model_complexity(model, recipe.input_size, device)
@@ -314,6 +319,7 @@ def run(config, plugins, log=print):
         "finished_at": utc_now(),
         "wall_s": time.perf_counter() - started,
         "resumed": stats.resumed,
+        "history": history,
         "run_dir": folder,
     }
     log(f"metrics: {json.dumps(record['metrics'])}")  # shown before the record is written, which may fail

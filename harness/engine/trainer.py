@@ -7,6 +7,11 @@ its named outputs, step the optimizers (mixed precision, channels-last and compi
 :mod:`~reid_bench.engine.acceleration`), and finally write a checkpoint. ``fit(resume=True)`` continues
 from the last checkpoint, exactly: the checkpoint restores the main process's RNGs and each epoch's
 loader workers are seeded from ``(seed, epoch)``.
+
+With ``eval_every=N`` the model is also evaluated after every N-th epoch (``evaluate(model)`` returns
+the metrics): the metrics go to TensorBoard (``eval/<metric>``) and to ``TrainStats.history``, kept in the
+checkpoint. They are only watched, never used to pick a checkpoint, and the RNG states are put back
+after each evaluation, so training takes the same course with or without it.
 """
 import inspect
 import math
@@ -34,6 +39,7 @@ class TrainStats:
     resumed: bool = False
     last_losses: dict = field(default_factory=dict)
     epoch_images_per_s: list = field(default_factory=list)  # each epoch's speed, data loading included
+    history: list = field(default_factory=list)  # {"epoch": epochs done, "metrics": {...}} per evaluation
 
     @property
     def images_per_s(self):
@@ -52,7 +58,7 @@ class Trainer:
 
     def __init__(self, *, model, method, variant, recipe, plugins, splits, num_classes, device, run_dir,
                  amp=False, channels_last=False, compile=False, workers=2, seed=0, max_iters=None, progress=True,
-                 tensorboard=True, log=print):
+                 tensorboard=True, log=print, eval_every=None, evaluate=None):
         self.model, self.method, self.variant, self.recipe = model, method, variant, recipe
         self.plugins, self.device, self.run_dir = plugins, torch.device(device), run_dir
         self.workers, self.seed, self.max_iters, self.progress, self.log = workers, seed, max_iters, progress, log
@@ -79,6 +85,7 @@ class Trainer:
         }
         self.stage_index = None
         self.writer = self._tensorboard() if tensorboard else None
+        self.eval_every, self.evaluate = eval_every, evaluate
 
     def _tensorboard(self):
         from torch.utils.tensorboard import SummaryWriter
@@ -212,11 +219,27 @@ class Trainer:
             seed_epoch(self.loader, self.seed, epoch)
             self._train_epoch(epoch, stage, lr, stats)
             stats.epochs_done = epoch + 1
+            if self.eval_every and self.evaluate is not None and (epoch + 1) % self.eval_every == 0:
+                self._evaluate_during_training(epoch + 1, stats)
             save_checkpoint(self.run_dir, self._checkpoint_payload(epoch + 1, stats))
         if self.writer is not None:
             self.writer.close()
         self.loader, self.stage_index = None, None  # ends the loader's persistent workers before evaluation
         return stats
+
+    def _evaluate_during_training(self, epochs_done, stats):
+        """Evaluate after ``epochs_done`` epochs into TensorBoard and ``stats.history``; the RNG states
+        are restored afterwards, so the evaluation leaves the training's random draws unchanged."""
+        state = rng_state()
+        metrics = self.evaluate(self.model)
+        restore_rng_state(state)
+        stats.history.append({"epoch": epochs_done, "metrics": metrics})
+        if self.writer is not None:
+            for name, value in metrics.items():
+                if value is not None:
+                    self.writer.add_scalar(f"eval/{name}", value, epochs_done)
+        self.log(f"evaluated after epoch {epochs_done}: "
+                 + ", ".join(f"{name} {value:.2f}" for name, value in metrics.items() if value is not None))
 
     def _train_epoch(self, epoch, stage, lr, stats):
         self.model.train()
@@ -253,6 +276,7 @@ class Trainer:
         if self.writer is not None:
             self.writer.add_scalar("train/lr", lr, epoch)
             self.writer.add_scalar("train/images_per_s", speed, epoch)
+            self.writer.add_scalar("train/iterations", stats.iterations, epoch)  # epoch ends, for curves
         losses = ", ".join(f"{name} {value:.4f}" for name, value in stats.last_losses.items())
         self.log(f"epoch {epoch + 1}/{self.recipe.epochs} [{stage.name}] lr {lr:.2e}  loss {running:.4f} "
                  f"({losses})  {speed:.1f} img/s")

@@ -19,6 +19,7 @@ from ..errors import UserError
 
 EVALUATORS = ("reid_bench", "torchreid")
 RERANK_PARAMS = {"k1": 20, "k2": 6, "lambda_value": 0.3}
+CMC_RANKS = 50  # the record's ``evaluation.cmc`` (percent, ranks 1-50) feeds the leaderboard's CMC figure
 
 
 @dataclass
@@ -45,11 +46,14 @@ def test_feature_extractor(method, recipe):
 
 
 @torch.no_grad()
-def extract_features(model, loader, extractor, device):
-    """``(features (N, D) float32 on the CPU, pids, camids)`` for every item of ``loader``."""
+def extract_features(model, loader, extractor, device, progress=False, desc="features"):
+    """``(features (N, D) float32 on the CPU, pids, camids)`` for every item of ``loader`` (a tqdm bar
+    named ``desc`` with ``progress``)."""
+    from tqdm import tqdm
+
     model.eval()
     features, pids, camids = [], [], []
-    for batch in loader:
+    for batch in tqdm(loader, desc=desc, unit="batch", leave=False, dynamic_ncols=True, disable=not progress):
         out = extractor(model, batch["img"].to(device))
         features.append(out.float().cpu())
         pids.append(np.asarray(batch["pid"]))
@@ -64,13 +68,18 @@ def _percent_metrics(cmc, mAP, mINP):
     return metrics
 
 
+def _percent_curve(cmc):
+    """The CMC curve as a list of percentages (rank 1 first)."""
+    return [100.0 * float(value) for value in cmc]
+
+
 def _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank):
     from torchreid.reid.metrics import compute_distance_matrix, evaluate_rank
     from torchreid.reid.utils import re_ranking
 
     distmat = compute_distance_matrix(qf, gf, "euclidean").numpy()
-    cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20)
-    metrics = _percent_metrics(cmc, mAP, None)
+    cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=CMC_RANKS)
+    metrics, curve = _percent_metrics(cmc, mAP, None), _percent_curve(cmc)
     reranked = None
     if rerank:
         q_q = compute_distance_matrix(qf, qf, "euclidean").numpy()
@@ -78,33 +87,38 @@ def _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank):
         distmat = re_ranking(distmat, q_q, g_g, **RERANK_PARAMS)
         cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20)
         reranked = _percent_metrics(cmc, mAP, None)
-    return metrics, reranked, {}
+    return metrics, reranked, {"cmc": curve}
 
 
-def _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, device):
+def _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, device, progress=False):
     from .ranking import evaluate_features
     from .reranking import evaluate_reranked
 
-    result = evaluate_features(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=20, device=device)
+    result = evaluate_features(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=CMC_RANKS, device=device,
+                               progress=progress)
     reranked = None
     if rerank:
         reranked = evaluate_reranked(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=20, device=device,
-                                     **RERANK_PARAMS).as_percentages()
-    return result.as_percentages(), reranked, {"num_skipped_queries": result.num_skipped_queries}
+                                     progress=progress, **RERANK_PARAMS).as_percentages()
+    return result.as_percentages(), reranked, {"num_skipped_queries": result.num_skipped_queries,
+                                               "cmc": _percent_curve(result.cmc)}
 
 
-def evaluate_reid(model, loaders, extractor, device, evaluator="reid_bench", rerank=True):
-    """Retrieval metrics (percent) of ``model`` on ``{"query", "gallery"}`` loaders."""
+def evaluate_reid(model, loaders, extractor, device, evaluator="reid_bench", rerank=True, progress=False):
+    """Retrieval metrics (percent) of ``model`` on ``{"query", "gallery"}`` loaders; ``progress`` shows
+    bars for feature extraction, metrics and re-ranking."""
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown evaluator {evaluator!r}; expected one of {', '.join(EVALUATORS)}")
     start = time.perf_counter()
-    qf, q_pids, q_camids = extract_features(model, loaders["query"], extractor, device)
-    gf, g_pids, g_camids = extract_features(model, loaders["gallery"], extractor, device)
-    return evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator, rerank, device, start)
+    qf, q_pids, q_camids = extract_features(model, loaders["query"], extractor, device, progress, "query features")
+    gf, g_pids, g_camids = extract_features(model, loaders["gallery"], extractor, device, progress,
+                                            "gallery features")
+    return evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator, rerank, device, start,
+                                  progress)
 
 
 def evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator="reid_bench", rerank=True,
-                           device=None, start=None):
+                           device=None, start=None, progress=False):
     """Retrieval metrics (percent) of query and gallery features (float32 tensors) with their identities and
     cameras; ``start`` (a ``perf_counter`` time) is where ``wall_s`` counts from (default: now)."""
     if evaluator not in EVALUATORS:
@@ -113,7 +127,8 @@ def evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator
     if evaluator == "torchreid":
         metrics, reranked, extra = _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank)
     else:
-        metrics, reranked, extra = _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, device)
+        metrics, reranked, extra = _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, device,
+                                                       progress)
     details = {"evaluator": evaluator, "num_query": len(q_pids), "num_gallery": len(g_pids),
                "feature_dim": int(qf.shape[1]), "wall_s": time.perf_counter() - start, **extra}
     return Evaluation(metrics, reranked, details)

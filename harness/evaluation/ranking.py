@@ -430,32 +430,44 @@ class _MarketAccumulator:
 
 
 def evaluate_features(qf, gf, q_pids, g_pids, q_camids, g_camids, *, max_rank: int = 20, chunk_size: int = 1024,
-                      device: DeviceLike = None, tie_break: str = "torchreid") -> RetrievalResult:
+                      device: DeviceLike = None, tie_break: str = "torchreid", progress: bool = False) -> RetrievalResult:
     """CMC / mAP / mINP of query features ``qf`` (q, d) against gallery features ``gf`` (g, d).
 
     The distance is torchreid's ``compute_distance_matrix(qf, gf, 'euclidean')`` (squared Euclidean),
     computed ``chunk_size`` query rows at a time on ``device`` (default: the features' device); peak
     memory is about ``3 * chunk_size * g * 4`` bytes on top of the features. Results equal
     ``torchreid.reid.metrics.evaluate_rank`` (Python version, ``use_metric_cuhk03=False``) on
-    ``compute_distance_matrix(qf, gf)``: CMC bit for bit, mAP to rounding (1e-15).
+    ``compute_distance_matrix(qf, gf)``: CMC bit for bit, mAP to rounding (1e-15). ``progress``: a tqdm
+    bar over the query chunks.
     """
     acc = _MarketAccumulator(q_pids, g_pids, q_camids, g_camids, max_rank, tie_break)
     if isinstance(qf, torch.Tensor) or isinstance(qf, np.ndarray):
         if len(qf) != acc.num_q or len(gf) != acc.num_g:
             raise ValueError("features and pids/camids disagree in length")
-    for start, _, dist in iter_distance_chunks(qf, gf, chunk_size, device, reuse_buffer=True):
+    chunks = iter_distance_chunks(qf, gf, chunk_size, device, reuse_buffer=True)
+    for start, _, dist in _progress(chunks, acc.num_q, chunk_size, "metrics", progress):
         acc.add(start, dist)
     return acc.result()
 
 
+def _progress(chunks, num_rows: int, chunk_size: int, desc: str, enabled: bool):
+    """``chunks`` (an iterator over query-row chunks) behind a tqdm bar counting them, when ``enabled``."""
+    from tqdm import tqdm
+
+    return tqdm(chunks, total=len(chunk_bounds(num_rows, chunk_size)), desc=desc, unit="chunk", leave=False,
+                dynamic_ncols=True, disable=not enabled)
+
+
 def evaluate_distances(distmat, q_pids, g_pids, q_camids, g_camids, *, max_rank: int = 20, chunk_size: int = 1024,
-                       tie_break: str = "torchreid") -> RetrievalResult:
+                       tie_break: str = "torchreid", progress: bool = False) -> RetrievalResult:
     """The same metrics from a distance matrix: a ``(q, g)`` numpy array or tensor (any device), or an
     object with ``iter_chunks(chunk_size)`` yielding ``(start, stop, rows)`` such as the
-    :class:`~reid_bench.evaluation.reranking.RerankedDistances` from ``rerank_features``."""
+    :class:`~reid_bench.evaluation.reranking.RerankedDistances` from ``rerank_features`` (``progress``: a
+    tqdm bar over its chunks, which is where re-ranking spends most of its time)."""
     acc = _MarketAccumulator(q_pids, g_pids, q_camids, g_camids, max_rank, tie_break)
     if hasattr(distmat, "iter_chunks"):
-        for start, _, rows in distmat.iter_chunks(chunk_size):
+        for start, _, rows in _progress(distmat.iter_chunks(chunk_size), acc.num_q, chunk_size, "re-ranking",
+                                        progress):
             acc.add(start, rows)
         return acc.result()
     if not isinstance(distmat, (np.ndarray, torch.Tensor)):

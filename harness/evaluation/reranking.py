@@ -479,8 +479,9 @@ def rerank_features(qf, gf, *, k1: int = 20, k2: int = 6, lambda_value: float = 
 
 def evaluate_reranked(qf, gf, q_pids, g_pids, q_camids, g_camids, *, k1: int = 20, k2: int = 6,
                       lambda_value: float = 0.3, max_rank: int = 20, chunk_size: int = 1024,
-                      device: DeviceLike = None, tie_break: str = "torchreid") -> RetrievalResult:
-    """CMC / mAP / mINP after k-reciprocal re-ranking (``rerank_features`` then ``evaluate_distances``)."""
+                      device: DeviceLike = None, tie_break: str = "torchreid", progress: bool = False) -> RetrievalResult:
+    """CMC / mAP / mINP after k-reciprocal re-ranking (``rerank_features`` then ``evaluate_distances``;
+    ``progress``: a tqdm bar over the re-ranked query chunks)."""
     reranked = rerank_features(qf, gf, k1=k1, k2=k2, lambda_value=lambda_value, chunk_size=chunk_size, device=device)
     return evaluate_distances(reranked, q_pids, g_pids, q_camids, g_camids, max_rank=max_rank,
-                              chunk_size=chunk_size, tie_break=tie_break)
+                              chunk_size=chunk_size, tie_break=tie_break, progress=progress)

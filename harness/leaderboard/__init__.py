@@ -6,7 +6,9 @@ protocol by everything that changed their training (:class:`.records.Group`; smo
 ``--max-iters`` are left off unless ``--include-smoke``), averages them over seeds
 (:mod:`.aggregate`), puts each paper's reported numbers beside them and writes, with tabulate,
 ``<out>/<protocol>.md`` for every protocol (:mod:`.protocols`) and ``<out>/README.md`` linking them
-(:mod:`.render`). Files are rewritten in full; the same records and methods give the same bytes.
+(:mod:`.render`), with each page's figures beside it (:mod:`reid_bench.visualize.leaderboard`: the CMC
+curve and the primary metric's bars, SVG). Files are rewritten in full; the same records and methods
+give the same bytes.
 """
 import argparse
 import os
@@ -30,6 +32,7 @@ class LeaderboardReport:
     records were used."""
 
     written: list = field(default_factory=list)
+    figures: list = field(default_factory=list)  # the pages' SVG figures
     skipped: list = field(default_factory=list)  # SkippedRecord
     missing_dirs: list = field(default_factory=list)
     records_used: int = 0
@@ -61,6 +64,8 @@ def write_leaderboards(result_dirs, out_dir, plugin_set, include_smoke=False):
     methods and protocols registered in ``plugin_set`` (a :class:`reid_bench.plugin_manager.PluginSet`
     or anything with ``methods`` and ``datasets`` registries); smoke runs only with ``include_smoke``.
     Every file is written atomically. Returns a :class:`LeaderboardReport`."""
+    from ..visualize.leaderboard import write_page_figures
+
     records, skipped, missing = load_records(result_dirs, include_smoke)
     methods = dict(plugin_set.methods.items())
     protocols = dict(plugin_set.datasets.items())
@@ -73,7 +78,10 @@ def write_leaderboards(result_dirs, out_dir, plugin_set, include_smoke=False):
         page_records = records_by_protocol.get(page.name, [])
         rows = build_rows(page.name, page.task, page_records, methods)
         filename = f"{page.name}.md"
-        report.written.append(write_text_atomic(os.path.join(out_dir, filename), render_page(page, rows, protocols)))
+        figures = write_page_figures(page, rows, out_dir)
+        report.figures += figures
+        page_text = render_page(page, rows, protocols, [os.path.basename(path) for path in figures])
+        report.written.append(write_text_atomic(os.path.join(out_dir, filename), page_text))
         report.records_used += len(page_records)
         index.append((page, rows, filename))
     report.written.append(write_text_atomic(os.path.join(out_dir, INDEX_FILE), render_index(index)))

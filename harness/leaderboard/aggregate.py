@@ -114,6 +114,7 @@ class Row:
     images_per_s: Optional[Stat] = None
     reported: Optional[ReportedNumbers] = None
     group: Optional[Group] = None  # what the runs share (records.Group); None without runs
+    cmc: tuple = ()  # mean CMC (percent, rank 1 first) over the seeds, when every seed's record has one
 
     @property
     def measured(self):
@@ -150,7 +151,15 @@ def _measured_row(group, records, method, reported):
         images_per_s=summarize([record.images_per_s for record in records]),
         reported=reported,
         group=group,
+        cmc=_mean_curve([record.cmc for record in records]),
     )
+
+
+def _mean_curve(curves):
+    """Rank-wise mean of the seeds' CMC curves (as long as the shortest); ``()`` if a seed has none."""
+    if not curves or any(not curve for curve in curves):
+        return ()
+    return tuple(statistics.mean(values) for values in zip(*curves))
 
 
 def _sort_key(task):

@@ -97,6 +97,7 @@ class Record:
     params: Optional[int]
     flops: Optional[int]
     images_per_s: Optional[float]
+    cmc: Optional[tuple] = None  # evaluation.cmc: percent at ranks 1, 2, ... (records before it: None)
 
 
 def _is_number(value):
@@ -229,7 +230,18 @@ def parse_record(path, data):
         params=_optional_number(data["params"], "params", int),
         flops=_optional_number(data["flops"], "flops", int),
         images_per_s=_optional_number(train["images_per_s"], "train.images_per_s"),
+        cmc=_cmc(data.get("evaluation")),
     )
+
+
+def _cmc(evaluation):
+    """``evaluation.cmc`` as a tuple of floats, ``None`` where the record has none."""
+    curve = evaluation.get("cmc") if isinstance(evaluation, dict) else None
+    if curve is None:
+        return None
+    if not isinstance(curve, list) or not all(_is_number(v) and math.isfinite(v) for v in curve):
+        raise InvalidRecord("evaluation.cmc is not a list of finite numbers")
+    return tuple(float(value) for value in curve)
 
 
 def find_record_files(result_dirs):

@@ -244,9 +244,10 @@ def _papers(rows):
     )
 
 
-def render_page(page, rows, protocols):
+def render_page(page, rows, protocols, figures=()):
     """The markdown of one protocol page. ``protocols`` maps registered protocol names to their
-    specs (for naming the protocol a reported number was really measured on)."""
+    specs (for naming the protocol a reported number was really measured on); ``figures`` are the file
+    names of the page's figures (beside the page), embedded after the legend."""
     parts = [f"# {page.title}", f"Protocol `{page.name}` ({TASK_LABELS[page.task]})"
              + (f": {page.split}." if page.split else ".")
              + (f" Every recipe runs at {page.overrides} here (fewer epochs where the recipe column says so)."
@@ -254,6 +255,7 @@ def render_page(page, rows, protocols):
     if rows:
         table, footnotes = render_table(page, rows, protocols)
         parts += [table] + ([footnotes] if footnotes else []) + [_legend(page.task, rows)]
+        parts += [f"![{name[len(page.name) + 1:-len('.svg')]}]({name})" for name in figures]
         if _papers(rows):
             parts += ["Papers:", _papers(rows)]
     else:

@@ -3,6 +3,10 @@
 Feature path: layer4 -> global average pooling -> ``f_t`` (2048-d, read by the triplet term) ->
 BatchNorm1d with frozen bias (the BNNeck) -> ``f_i`` -> bias-free linear identity classifier.
 The retrieval embedding is ``f_i``; with ``task="classification"`` eval mode returns the logits.
+The baseline has no attention module; ``attention_maps["activation_layer4"]`` holds, after every
+forward, its layer4 activation map (the channel mean of the squared activations, the attention of
+Zagoruyko and Komodakis that torchreid's activation-map tool draws), so it can be drawn beside the
+attention methods' maps.
 """
 import torch
 from torch import nn
@@ -25,7 +29,9 @@ class BaselineNet(nn.Module):
         self.attention_maps = {}
 
     def forward(self, images):
-        f_t = torch.flatten(nn.functional.adaptive_avg_pool2d(self.backbone.featuremaps(images), 1), 1)
+        features = self.backbone.featuremaps(images)
+        self.attention_maps = {"activation_layer4": features.detach().pow(2).mean(dim=1)}
+        f_t = torch.flatten(nn.functional.adaptive_avg_pool2d(features, 1), 1)
         f_i = self.bnneck(f_t)
         if not self.training:
             return self.classifier(f_i) if self.task == "classification" else f_i
