@@ -110,6 +110,9 @@ def build_parser():
     run.add_argument("--overwrite", action="store_true", help="start again even if the run folder has a checkpoint")
     run.add_argument("--no-rerank", dest="rerank", action="store_false", help="skip re-ranked metrics")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    run.add_argument("--sync-bn", action="store_true",
+                     help="under torchrun on CUDA: SyncBatchNorm, statistics over the global batch (default: "
+                          "each process's BatchNorm sees its own share)")
 
     evaluate = commands.add_parser("eval", parents=[common], help="evaluate a trained model",
                                    description="Evaluate the model.pt of a run folder on a protocol.")
@@ -181,7 +184,7 @@ def command_run(args, plugins):
             input_size=tuple(args.input_size) if args.input_size else None, device=args.device, amp=args.amp,
             pretrained=args.pretrained, pretrained_from=args.pretrained_from, weights_dir=args.weights_dir, workers=args.workers, output=args.output,
             resume=args.resume, overwrite=args.overwrite, rerank=args.rerank, evaluator=args.evaluator,
-            allow_partial=args.allow_partial, progress=args.progress,
+            allow_partial=args.allow_partial, progress=args.progress, sync_bn=args.sync_bn,
         )
         run(config, plugins)
     return 0
