@@ -159,3 +159,30 @@ def test_a_stopped_ddp_run_resumes_on_both_ranks(tmp_path):
     record = only_record(output)
     assert record["resumed"] and record["train"]["iterations"] == 2
     assert record["distributed"]["world_size"] == 2 and record["distributed"]["parameters_identical"]
+
+
+def test_sync_bn_without_torchrun_is_one_error_line(tmp_path, capsys):
+    from reid_bench.cli import main
+
+    assert main(["run", "--plugin", "baseline", *SMOKE, "--sync-bn", "--output", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --sync-bn synchronises BatchNorm") and "Traceback" not in err
+
+
+def test_resuming_with_another_number_of_processes_is_refused(tmp_path, monkeypatch):
+    """settings.json keeps the world size: a run started on two processes does not resume on one."""
+    from reid_bench.recipes import resolve_recipe
+    from reid_bench.runs import RunConfig, _training_settings, check_resume_matches
+
+    plugins = load_plugins()
+    recipe = resolve_recipe(plugins.methods.get("baseline"), plugins.datasets.get("synthetic"), "paper")
+    config = RunConfig(plugin="baseline", dataset="synthetic")
+    (tmp_path / "recipe.json").write_text(json.dumps(recipe.to_dict()))
+    for name, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "localhost",
+                        "MASTER_PORT": "29500"}.items():  # as torchrun sets them
+        monkeypatch.setenv(name, value)
+    (tmp_path / "settings.json").write_text(json.dumps(_training_settings(config, False, False)))
+    check_resume_matches(str(tmp_path), recipe, _training_settings(config, False, False))
+    monkeypatch.delenv("WORLD_SIZE")
+    with pytest.raises(UserError, match=r"world size 2 there, 1 now \(torchrun --nproc_per_node/--nnodes\)"):
+        check_resume_matches(str(tmp_path), recipe, _training_settings(config, False, False))
