@@ -79,6 +79,7 @@ class Distributed:
         return log if self.is_main else _quiet
 
     def barrier(self):
+        """Wait until every rank is here (nothing to wait for outside torchrun)."""
         if self.active:
             dist.barrier()
 

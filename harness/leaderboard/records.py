@@ -9,8 +9,8 @@ record missing keys) is skipped with a reason, never mixed in.
 Runs are grouped by :attr:`Record.group`: everything that changes what was trained (protocol, plugin,
 method, variant, backbone, pretrained weights: none, ImageNet's or the synthetic ones, and the whole
 resolved recipe: its name, epochs, batch sizes, input size and a fingerprint of everything else, the
-``--max-iters`` cap, mixed precision, and the number of torchrun processes with --sync-bn), so a shortened, resized or from-scratch run never averages
-with a full pretrained one. The number of iterations is not part of it: it follows from the recipe and
+``--max-iters`` cap, mixed precision, and the number of torchrun processes with --sync-bn), so a
+shortened, resized or from-scratch run never averages with a full pretrained one. The number of iterations is not part of it: it follows from the recipe and
 the data, up to the P x K sampler's epoch length, which varies a little with the seed. Smoke runs (any ``--max-iters``) are left off unless
 asked for. Inside a group each seed counts once: when several records share a seed (a rerun, or one
 record copied into two result folders), the run that finished last is used and the others are reported.

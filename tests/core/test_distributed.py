@@ -98,6 +98,10 @@ def test_without_torchrun_nothing_changes_and_sync_bn_is_refused():
     assert context.share(sampler, 32, seed=0) == (sampler, 32)
     with pytest.raises(UserError, match="--sync-bn synchronises BatchNorm across the processes"):
         setup(torch.device("cpu"), sync_bn=True, environ={})
+    torchrun_environment = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "localhost",
+                            "MASTER_PORT": "29500"}
+    with pytest.raises(UserError, match="--sync-bn needs CUDA"):  # refused before joining any process group
+        setup(torch.device("cpu"), sync_bn=True, environ=torchrun_environment)
 
 
 def torchrun(output, *args, log=None):
