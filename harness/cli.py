@@ -119,6 +119,9 @@ def build_parser():
     run.add_argument("--eval-every", type=POSITIVE, metavar="N",
                      help="also evaluate every N epochs (TensorBoard and the record's history; never used to "
                           "pick a checkpoint)")
+    run.add_argument("--sync-bn", action="store_true",
+                     help="under torchrun on CUDA: SyncBatchNorm, statistics over the global batch (default: "
+                          "each process's BatchNorm sees its own share)")
 
     evaluate = commands.add_parser("eval", parents=[common], help="evaluate a trained model or saved features",
                                    description="Evaluate the model.pt of a run folder, or saved query and gallery "
@@ -219,6 +222,7 @@ def command_run(args, plugins):
             pretrained=args.pretrained, pretrained_from=args.pretrained_from, weights_dir=args.weights_dir, workers=args.workers, output=args.output,
             resume=args.resume, overwrite=args.overwrite, rerank=args.rerank, evaluator=args.evaluator,
             allow_partial=args.allow_partial, progress=args.progress, eval_every=args.eval_every,
+            sync_bn=args.sync_bn,
         )
         run(config, plugins)
     return 0

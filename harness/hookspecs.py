@@ -64,7 +64,10 @@ def reid_bench_register_samplers(registry):
     ``torch.utils.data.Sampler`` of dataset indices. ``data_source`` is the training list of
     ``(img_path, pid, camid, dsetid)`` tuples (torchreid's format). The data loader cuts the index
     stream into consecutive batches of ``batch_size`` in the order the sampler yields them, so a
-    sampler controls batch composition (identities x instances, consecutive pairs, ...).
+    sampler controls batch composition (identities x instances, consecutive pairs, ...). Under torchrun
+    every rank takes a contiguous share of each batch; a sampler whose stream is made of units that must
+    stay on one rank says how many indices a unit holds with a ``batch_unit`` attribute (a P x K
+    sampler's ``num_instances`` counts as one; :mod:`reid_bench.distributed`).
     """
 
 

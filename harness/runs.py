@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .atomic import save_torch_atomic
+from . import distributed
 from .backbones import Pretrained
 from .engine import Trainer
 from .engine.acceleration import Acceleration, amp_mode
@@ -61,6 +62,7 @@ class RunConfig:
     eval_batch_size: int = 128
     progress: bool = True
     eval_every: Optional[int] = None  # evaluate every N epochs while training (watched, never used to select)
+    sync_bn: bool = False
 
 
 def seed_everything(seed):
@@ -180,11 +182,19 @@ def _training_settings(config, pretrained, amp):
     """What changes training besides the recipe (kept in the run folder's ``settings.json``); the number
     of loader workers decides which worker draws each image's augmentations."""
     return {"max_iters": config.max_iters, "pretrained": pretrained.describe() if pretrained else False,
-            "amp": amp or False, "workers": config.workers}
+            "amp": amp or False, "workers": config.workers, **_distributed_settings(config)}
+
+
+def _distributed_settings(config):
+    """The number of torchrun processes and --sync-bn: a run resumed with another world size would have
+    trained on two batch layouts, which its record could not say."""
+    world_size = int(os.environ["WORLD_SIZE"]) if distributed.launched_by_torchrun() else 1
+    return {"world_size": world_size, "sync_bn": config.sync_bn}
 
 
 _SETTING_OPTION = {"max_iters": "--max-iters", "pretrained": "--pretrained/--no-pretrained/--pretrained-from",
-                   "amp": "--amp/--no-amp", "workers": "--workers"}
+                   "amp": "--amp/--no-amp", "workers": "--workers",
+                   "world_size": "torchrun --nproc_per_node/--nnodes", "sync_bn": "--sync-bn"}
 
 
 def check_resume_matches(trial_dir, recipe, settings=None):
@@ -231,7 +241,8 @@ def check_resume_matches(trial_dir, recipe, settings=None):
 
 
 def run(config, plugins, log=print):
-    """Train and evaluate one seed; returns ``(record, record_path)``."""
+    """Train and evaluate one seed; returns ``(record, record_path)``, ``(None, None)`` on the ranks other
+    than 0 of a torchrun launch (:mod:`reid_bench.distributed`: rank 0 writes and evaluates)."""
     method = plugins.method_for_plugin(config.plugin)
     variant = config.variant or method.default_variant
     method.variant(variant)  # unknown variants fail here, listing the known ones
@@ -239,6 +250,8 @@ def run(config, plugins, log=print):
     recipe = resolve_recipe(method, protocol, config.recipe, epochs=config.epochs, batch_size=config.batch_size,
                             input_size=config.input_size)
     device = resolve_device(config.device)
+    ranks = distributed.setup(device, sync_bn=config.sync_bn)  # under torchrun: process group, this rank's GPU
+    device, log = ranks.device, ranks.log(log)
     amp = amp_mode(config.amp, recipe.amp, device)
     acceleration = Acceleration(amp, config.channels_last, config.compile)
     pretrained = _pretrained_choice(config, protocol)
@@ -260,13 +273,15 @@ def run(config, plugins, log=print):
         elif config.resume:
             log(f"--resume: no checkpoint in {trial_dir}; training starts from the first epoch")
         seed_everything(config.seed)
-        splits = protocol.load(config.root, allow_partial=config.allow_partial, trial=trial)
-        num_classes = splits.num_train_pids if isinstance(splits, ReidSplits) else splits.num_classes
-        model = build_model(plugins, method, variant, protocol, recipe, num_classes, pretrained).to(device)
+        with ranks.main_first():  # rank 0 generates what goes to the cache (dataset, pretrained weights)
+            splits = protocol.load(config.root, allow_partial=config.allow_partial, trial=trial)
+            num_classes = splits.num_train_pids if isinstance(splits, ReidSplits) else splits.num_classes
+            model = build_model(plugins, method, variant, protocol, recipe, num_classes, pretrained).to(device)
         # the run folder is made only once the data and the model are there: a failed check leaves none
-        os.makedirs(trial_dir, exist_ok=True)
-        write_json_atomic(os.path.join(trial_dir, "recipe.json"), recipe.to_dict())
-        write_json_atomic(os.path.join(trial_dir, "settings.json"), _training_settings(config, pretrained, amp))
+        if ranks.is_main:
+            os.makedirs(trial_dir, exist_ok=True)
+            write_json_atomic(os.path.join(trial_dir, "recipe.json"), recipe.to_dict())
+            write_json_atomic(os.path.join(trial_dir, "settings.json"), _training_settings(config, pretrained, amp))
         log(f"{method.name} [{variant}] on {protocol.name}"
             f"{f' trial {trial + 1}/{protocol.trials}' if protocol.trials > 1 else ''}: recipe {recipe.name}, "
             f"{recipe.epochs} epochs, input {recipe.input_size[0]}x{recipe.input_size[1]}, device {device}, "
@@ -275,10 +290,15 @@ def run(config, plugins, log=print):
                           splits=splits, num_classes=num_classes, device=device, run_dir=trial_dir, amp=amp,
                           channels_last=config.channels_last, compile=config.compile,
                           workers=config.workers, seed=config.seed, max_iters=config.max_iters,
-                          progress=config.progress, log=log, eval_every=config.eval_every,
+                          progress=config.progress and ranks.is_main, log=log, distributed=ranks,
+                          eval_every=config.eval_every,
                           evaluate=lambda trained: _evaluate(trained, method, recipe, protocol, splits, replace(
                               config, rerank=False, progress=False), device).metrics)
         stats = trainer.fit(resume=config.resume)
+        replicas_identical = ranks.parameters_identical(model, trainer.loss_modules)
+        if not ranks.is_main:
+            ranks.barrier()  # while rank 0 writes the weights and evaluates them
+            continue
         save_torch_atomic(model.state_dict(), os.path.join(trial_dir, "model.pt"))
         write_json_atomic(os.path.join(trial_dir, "run.json"), {
             "method": method.name, "variant": variant, "protocol": protocol.name, "recipe_name": recipe.name,
@@ -287,7 +307,10 @@ def run(config, plugins, log=print):
         per_trial.append(evaluation.metrics)
         history += [{**entry, "trial": trial} if protocol.trials > 1 else entry for entry in stats.history]
         per_trial_reranked.append(evaluation.metrics_reranked)
+        ranks.barrier()
 
+    if not ranks.is_main:
+        return None, None
     params, flops = model_complexity(model, recipe.input_size, device)
     record = {
         "run_id": f"{_slug(method.name)}-{_slug(variant)}-{_slug(protocol.name)}-{_slug(recipe.name)}-seed{config.seed}-"
@@ -321,6 +344,7 @@ def run(config, plugins, log=print):
         "resumed": stats.resumed,
         "history": history,
         "run_dir": folder,
+        "distributed": {**ranks.describe(recipe), "parameters_identical": replicas_identical},
     }
     log(f"metrics: {json.dumps(record['metrics'])}")  # shown before the record is written, which may fail
     if record["metrics_reranked"]:

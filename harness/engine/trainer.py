@@ -6,7 +6,9 @@ a new stage rebuilds loader and optimizer), set the epoch's learning rate, call 
 its named outputs, step the optimizers (mixed precision, channels-last and compilation when asked, see
 :mod:`~reid_bench.engine.acceleration`), and finally write a checkpoint. ``fit(resume=True)`` continues
 from the last checkpoint, exactly: the checkpoint restores the main process's RNGs and each epoch's
-loader workers are seeded from ``(seed, epoch)``.
+loader workers are seeded from ``(seed, epoch)``. Under torchrun
+(``distributed``, :mod:`reid_bench.distributed`) each rank trains on its share of every batch through DDP;
+rank 0 writes the checkpoints and TensorBoard logs and evaluates.
 
 With ``eval_every=N`` the model is also evaluated after every N-th epoch (``evaluate(model)`` returns
 the metrics): the metrics go to TensorBoard (``eval/<metric>``) and to ``TrainStats.history``, kept in the
@@ -22,6 +24,7 @@ import torch
 
 from ..data.loaders import build_train_loader, seed_epoch, train_dataset
 from ..data.transforms import build_train_transform
+from ..distributed import Distributed
 from ..errors import UserError
 from .acceleration import Acceleration, amp_mode
 from .checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
@@ -58,7 +61,9 @@ class Trainer:
 
     def __init__(self, *, model, method, variant, recipe, plugins, splits, num_classes, device, run_dir,
                  amp=False, channels_last=False, compile=False, workers=2, seed=0, max_iters=None, progress=True,
-                 tensorboard=True, log=print, eval_every=None, evaluate=None):
+                 tensorboard=True, log=print, eval_every=None, evaluate=None, distributed=None):
+        self.distributed = distributed or Distributed(device=torch.device(device))
+        model = self.distributed.prepare_model(model)
         self.model, self.method, self.variant, self.recipe = model, method, variant, recipe
         self.plugins, self.device, self.run_dir = plugins, torch.device(device), run_dir
         self.workers, self.seed, self.max_iters, self.progress, self.log = workers, seed, max_iters, progress, log
@@ -84,7 +89,7 @@ class Trainer:
             if term.optimizer is not None and any(True for _ in self.loss_modules[name].parameters())
         }
         self.stage_index = None
-        self.writer = self._tensorboard() if tensorboard else None
+        self.writer = self._tensorboard() if tensorboard and self.distributed.is_main else None
         self.eval_every, self.evaluate = eval_every, evaluate
 
     def _tensorboard(self):
@@ -94,8 +99,9 @@ class Trainer:
 
     # -- stages -----------------------------------------------------------------------------------
     def _sampler(self, stage):
-        """The stage's sampler; a batch size it cannot serve (too many identities per batch, not a
-        multiple of K, more images than an epoch has) is a :class:`UserError`."""
+        """``(sampler, batch size)`` of the stage's loader (under torchrun this rank's share of both); a batch
+        size it cannot serve (too many identities per batch, not a multiple of K, more images than an epoch
+        has, not whole identities per rank) is a :class:`UserError`."""
         sampler_builder = self.plugins.samplers.get(stage.sampler.name)
         try:
             sampler = sampler_builder(self.dataset.data, stage.batch_size, **stage.sampler.kwargs)
@@ -104,14 +110,14 @@ class Trainer:
         try:
             per_epoch = len(sampler)
         except TypeError:  # a plugin's sampler without a length: the loader finds out
-            return sampler
+            return self.distributed.share(sampler, stage.batch_size, self.seed)
         if per_epoch < stage.batch_size:
             raise UserError(
                 f"stage {stage.name!r}: batch size {stage.batch_size} with sampler {stage.sampler.name!r} "
                 f"yields no full batch from {len(self.dataset)} training images ({per_epoch} per epoch); "
                 "lower --batch-size"
             )
-        return sampler
+        return self.distributed.share(sampler, stage.batch_size, self.seed)
 
     def check_stages(self):
         """Fail before training when a stage's batch size does not fit its sampler and training set."""
@@ -121,14 +127,17 @@ class Trainer:
 
     def _enter_stage(self, index, stage):
         self.stage_index = index
-        sampler = self._sampler(stage)
-        self.loader = build_train_loader(self.dataset, sampler, stage.batch_size, self.workers,
+        sampler, rank_batch_size = self._sampler(stage)
+        self.loader = build_train_loader(self.dataset, sampler, rank_batch_size, self.workers,
                                          pin_memory=self.device.type == "cuda", seed=self.seed)
         active = [term.name for term in self.method.loss_terms_for(self.variant, self.recipe, stage)]
         self.active_terms = [name for name in active if name in self.terms]
         own = {id(p) for name in self.loss_optimizers for p in self.loss_modules[name].parameters()}
         shared_loss_params = [p for p in self.loss_modules.parameters() if id(p) not in own]
         self.optimizer = build_optimizer(stage.optimizer, list(self.model.parameters()) + shared_loss_params)
+        # a stage that leaves some loss terms out leaves their heads (or loss parameters) without gradient
+        self.objective = self.distributed.objective(self.forward, self.loss_modules, self._losses,
+                                                    find_unused_parameters=set(self.active_terms) != set(self.terms))
 
     # -- one step ---------------------------------------------------------------------------------
     def _losses(self, outputs, targets):
@@ -143,11 +152,12 @@ class Trainer:
         images = self.acceleration.prepare_images(batch["img"].to(self.device, non_blocking=True))
         targets = batch["pid"].to(self.device, non_blocking=True)
         with torch.autocast(device_type=self.device.type, dtype=self.acceleration.amp_dtype, enabled=self.use_amp):
-            outputs = self.forward(images)
-            losses = self._losses(outputs, targets)
+            losses = self.objective(images, targets)
             total = sum(self.terms[name].weight * value.float() for name, value in losses.items())
-        if not torch.isfinite(total):
-            raise FloatingPointError(f"loss is {total.item()} ({ {k: v.item() for k, v in losses.items()} })")
+        total_value, *values = self.distributed.average([total, *losses.values()])  # over the ranks
+        reported = dict(zip(losses, values))
+        if not math.isfinite(total_value):
+            raise FloatingPointError(f"loss is {total_value} ({reported})")
         own_optimizers = [self.loss_optimizers[name] for name in self.active_terms if name in self.loss_optimizers]
         for optimizer in [self.optimizer, *own_optimizers]:
             optimizer.zero_grad(set_to_none=True)
@@ -163,7 +173,7 @@ class Trainer:
         for optimizer in [self.optimizer, *own_optimizers]:
             self.scaler.step(optimizer)
         self.scaler.update()
-        return total.item(), {name: value.item() for name, value in losses.items()}, images.size(0)
+        return total_value, reported, images.size(0) * self.distributed.world_size
 
     # -- epochs -----------------------------------------------------------------------------------
     def _checkpoint_payload(self, next_epoch, stats):
@@ -179,8 +189,18 @@ class Trainer:
             "rng": rng_state(),
         }
 
+    def _save_checkpoint(self, next_epoch, stats):
+        """Rank 0 writes the checkpoint, with every rank's RNG states under torchrun; the others wait."""
+        rng_ranks = self.distributed.gather(rng_state()) if self.distributed.world_size > 1 else None
+        if self.distributed.is_main:
+            payload = self._checkpoint_payload(next_epoch, stats)
+            if rng_ranks is not None:
+                payload["rng_ranks"] = rng_ranks
+            save_checkpoint(self.run_dir, payload)
+        self.distributed.barrier()
+
     def _resume(self):
-        state = load_checkpoint(self.run_dir)
+        state = self.distributed.from_main(load_checkpoint, self.run_dir)  # rank 0's, on every rank
         if state is None:
             return 0, TrainStats()
         self.model.load_state_dict(state["model"])
@@ -194,7 +214,9 @@ class Trainer:
             self._enter_stage(index, stage)
             if index == state["stage_index"]:
                 self.optimizer.load_state_dict(state["optimizer"])
-        restore_rng_state(state["rng"])
+        rng_ranks = state.get("rng_ranks") or []
+        restore_rng_state(rng_ranks[self.distributed.rank] if len(rng_ranks) == self.distributed.world_size
+                          else state["rng"])
         stats = TrainStats(**state["stats"])
         stats.resumed = True
         self.log(f"resumed from {self.run_dir}/checkpoint.pt at epoch {next_epoch}/{self.recipe.epochs}")
@@ -203,8 +225,9 @@ class Trainer:
     def fit(self, resume=False):
         """Train to the end of the recipe; returns :class:`TrainStats`."""
         self.check_stages()
+        self.distributed.seed_rank(self.seed)
+        self.forward = self.acceleration.prepare_model(self.model.to(self.device))  # before a resumed stage's objective
         start_epoch, stats = self._resume() if resume else (0, TrainStats())
-        self.forward = self.acceleration.prepare_model(self.model.to(self.device))
         for epoch in range(start_epoch, self.recipe.epochs):
             index, stage, epoch_in_stage = self.recipe.stage_at(epoch)
             if index != self.stage_index:
@@ -216,12 +239,14 @@ class Trainer:
             self.transform.set_epoch(epoch)
             # the epoch's worker seeds depend on (seed, epoch) only, so a resumed run draws the same
             # augmentations as an uninterrupted one (the main process's RNGs are in the checkpoint)
-            seed_epoch(self.loader, self.seed, epoch)
+            seed_epoch(self.loader, self.distributed.rank_seed(self.seed), epoch)
+            if hasattr(self.loader.sampler, "set_epoch"):  # a rank's share draws the epoch's global stream
+                self.loader.sampler.set_epoch(epoch)
             self._train_epoch(epoch, stage, lr, stats)
             stats.epochs_done = epoch + 1
             if self.eval_every and self.evaluate is not None and (epoch + 1) % self.eval_every == 0:
                 self._evaluate_during_training(epoch + 1, stats)
-            save_checkpoint(self.run_dir, self._checkpoint_payload(epoch + 1, stats))
+            self._save_checkpoint(epoch + 1, stats)
         if self.writer is not None:
             self.writer.close()
         self.loader, self.stage_index = None, None  # ends the loader's persistent workers before evaluation
@@ -229,10 +254,15 @@ class Trainer:
 
     def _evaluate_during_training(self, epochs_done, stats):
         """Evaluate after ``epochs_done`` epochs into TensorBoard and ``stats.history``; the RNG states
-        are restored afterwards, so the evaluation leaves the training's random draws unchanged."""
+        are restored afterwards, so the evaluation leaves the training's random draws unchanged. Under
+        torchrun rank 0 evaluates and the others wait."""
+        if not self.distributed.is_main:
+            self.distributed.barrier()
+            return
         state = rng_state()
         metrics = self.evaluate(self.model)
         restore_rng_state(state)
+        self.distributed.barrier()
         stats.history.append({"epoch": epochs_done, "metrics": metrics})
         if self.writer is not None:
             for name, value in metrics.items():

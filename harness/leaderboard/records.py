@@ -9,8 +9,8 @@ record missing keys) is skipped with a reason, never mixed in.
 Runs are grouped by :attr:`Record.group`: everything that changes what was trained (protocol, plugin,
 method, variant, backbone, pretrained weights: none, ImageNet's or the synthetic ones, and the whole
 resolved recipe: its name, epochs, batch sizes, input size and a fingerprint of everything else, the
-``--max-iters`` cap and mixed precision), so a shortened, resized or from-scratch run never averages
-with a full pretrained one. The number of iterations is not part of it: it follows from the recipe and
+``--max-iters`` cap, mixed precision, and the number of torchrun processes with --sync-bn), so a
+shortened, resized or from-scratch run never averages with a full pretrained one. The number of iterations is not part of it: it follows from the recipe and
 the data, up to the P x K sampler's epoch length, which varies a little with the seed. Smoke runs (any ``--max-iters``) are left off unless
 asked for. Inside a group each seed counts once: when several records share a seed (a rerun, or one
 record copied into two result folders), the run that finished last is used and the others are reported.
@@ -80,6 +80,8 @@ class Group:
     max_iters: Optional[int] = None  # --max-iters: a smoke run
     amp: str = ""  # mixed precision: "", "fp16" or "bf16"
     recipe_fingerprint: str = ""  # of the whole resolved recipe (:func:`recipe_fingerprint`)
+    world_size: int = 1  # torchrun processes sharing each batch (:mod:`reid_bench.distributed`)
+    sync_bn: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,17 @@ def _input_size(data):
     return tuple(size)
 
 
+def _distributed(data):
+    """``(world size, sync-bn)`` of a record's ``distributed`` entry (``(1, False)`` in records without one)."""
+    entry = data.get("distributed") or {}
+    if isinstance(entry, dict):
+        world_size, sync_bn = entry.get("world_size", 1), entry.get("sync_bn", False)
+        if isinstance(world_size, int) and not isinstance(world_size, bool) and world_size >= 1 \
+                and isinstance(sync_bn, bool):
+            return world_size, sync_bn
+    raise InvalidRecord(f"distributed is {entry!r}, expected an object with world_size >= 1 and sync_bn true or false")
+
+
 def parse_record(path, data):
     """Check a decoded JSON document and return it as a :class:`Record`; raise
     :class:`InvalidRecord` saying what is wrong otherwise."""
@@ -204,6 +217,7 @@ def parse_record(path, data):
         raise InvalidRecord(f"amp is {amp!r}, expected false, \"fp16\" or \"bf16\"")
     reranked = data["metrics_reranked"]
     epochs = _recipe_epochs(data["recipe"])
+    world_size, sync_bn = _distributed(data)
     return Record(
         path=path,
         run_id=_check_text(data, "run_id"),
@@ -222,6 +236,8 @@ def parse_record(path, data):
             max_iters=max_iters,
             amp="fp16" if amp is True else (amp or ""),
             recipe_fingerprint=recipe_fingerprint(data["recipe"]),
+            world_size=world_size,
+            sync_bn=sync_bn,
         ),
         seed=seed,
         finished_at=_check_text(data, "finished_at"),

@@ -82,7 +82,7 @@ DESCRIPTION_HEADERS = ("method", "variant", "backbone", "recipe", "pretrained", 
 
 def _recipe_cell(group, detailed=False):
     """What a row's runs were trained with: recipe name, epochs, batch size(s) and input size, the
-    ``--max-iters`` cap and mixed precision where used; ``detailed`` adds the recipe's fingerprint (for
+    ``--max-iters`` cap, mixed precision and the torchrun world size (with --sync-bn) where used; ``detailed`` adds the recipe's fingerprint (for
     rows that would otherwise read alike)."""
     sizes = "/".join(str(size) for size in dict.fromkeys(group.batch_size))
     parts = [f"{group.epochs} ep", f"batch {sizes}", "x".join(str(v) for v in group.input_size)]
@@ -90,6 +90,8 @@ def _recipe_cell(group, detailed=False):
         parts.append(f"max {group.max_iters} it/ep")
     if group.amp:
         parts.append("amp" if group.amp == "fp16" else f"amp {group.amp}")
+    if group.world_size != 1:
+        parts.append(f"world size {group.world_size}{' sync-bn' if group.sync_bn else ''}")
     if detailed:
         parts.append(f"recipe {group.recipe_fingerprint}")
     return f"{group.recipe_name} ({', '.join(parts)})"

@@ -26,6 +26,9 @@ from torch.utils.data import Sampler
 class PairSampler(Sampler):
     """Batches of consecutive (anchor, partner) pairs with a fixed share of positive pairs."""
 
+    #: a pair's two indices stay together when a batch is shared among torchrun processes
+    batch_unit = 2
+
     def __init__(self, data_source, batch_size, positive_fraction=0.5):
         if batch_size < 2 or batch_size % 2:
             raise ValueError(f"a batch of pairs needs an even batch size of at least 2; got {batch_size}")

@@ -115,3 +115,35 @@ def test_the_records_plugin_is_part_of_the_row_and_a_line_break_stays_in_its_cel
     assert any("two lines\\|x" in row for row in rows)
     header = next(line for line in page.splitlines() if line.startswith("| method"))
     assert all(len(re.findall(r"(?<!\\)\|", line)) == header.count("|") for line in rows)  # same columns
+
+
+def _two_processes(record):
+    record["distributed"] = {"world_size": 2, "backend": "nccl", "sync_bn": False, "global_batch_size": [32],
+                             "per_rank_batch_size": [16], "parameters_identical": True}
+
+
+def _two_processes_sync_bn(record):
+    _two_processes(record)
+    record["distributed"]["sync_bn"] = True
+
+
+def test_runs_on_another_number_of_processes_get_their_own_row_saying_so(tmp_path, plugin_set):
+    """Issue 17: the same recipe trained by one process, by two torchrun processes and by two with
+    --sync-bn are three rows; the world size shows where it is not 1."""
+    records = [_variant(seed, change) for change in (None, _two_processes, _two_processes_sync_bn) for seed in (0, 1)]
+    write_records(tmp_path / "results", records)
+    report = write_leaderboards([str(tmp_path / "results")], str(tmp_path / "out"), plugin_set)
+    assert report.skipped == [] and report.records_used == 6
+    rows = _table_rows((tmp_path / "out" / "synthetic.md").read_text())
+    assert len(rows) == 3 and all("| 2 " in row for row in rows)
+    cells = sorted(row.split("|")[4].strip() for row in rows)
+    assert cells == ["uniform (12 ep, batch 32, 128x64)", "uniform (12 ep, batch 32, 128x64, world size 2 sync-bn)",
+                     "uniform (12 ep, batch 32, 128x64, world size 2)"]
+
+
+def test_a_record_with_a_bad_world_size_is_skipped_saying_why(tmp_path, plugin_set):
+    record = _variant(0, _two_processes)
+    record["distributed"]["world_size"] = 0
+    write_records(tmp_path / "results", [record])
+    report = write_leaderboards([str(tmp_path / "results")], str(tmp_path / "out"), plugin_set)
+    assert len(report.skipped) == 1 and "expected an object with world_size >= 1" in report.skipped[0].reason
