@@ -10,6 +10,7 @@ import textwrap
 
 from .backbones import WEIGHT_SOURCES
 from .errors import UserError
+from .evaluation import test_time
 from .evaluation.evaluate import EVALUATORS
 from .plugin_manager import CORE_PLUGIN_NAME, load_plugins
 from .recipes import RECIPES
@@ -109,6 +110,7 @@ def build_parser():
     run.add_argument("--overwrite", action="store_true", help="start again even if the run folder has a checkpoint")
     run.add_argument("--no-rerank", dest="rerank", action="store_false", help="skip re-ranked metrics")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    test_time.add_arguments(run)
 
     evaluate = commands.add_parser("eval", parents=[common], help="evaluate a trained model",
                                    description="Evaluate the model.pt of a run folder on a protocol.")
@@ -116,6 +118,7 @@ def build_parser():
     _data_arguments(evaluate)
     evaluate.add_argument("--rerank", action="store_true", help="also report re-ranked metrics")
     evaluate.add_argument("--eval-batch-size", type=POSITIVE, default=128)
+    test_time.add_arguments(evaluate)
 
     check = commands.add_parser("check", parents=[common], help="verify that every image of a dataset decodes",
                                 description="Decode every image of a protocol's splits and list those that cannot "
@@ -180,7 +183,7 @@ def command_run(args, plugins):
             input_size=tuple(args.input_size) if args.input_size else None, device=args.device, amp=args.amp,
             pretrained=args.pretrained, pretrained_from=args.pretrained_from, weights_dir=args.weights_dir, workers=args.workers, output=args.output,
             resume=args.resume, overwrite=args.overwrite, rerank=args.rerank, evaluator=args.evaluator,
-            allow_partial=args.allow_partial, progress=args.progress,
+            allow_partial=args.allow_partial, progress=args.progress, test_time=test_time.from_arguments(args),
         )
         run(config, plugins)
     return 0
@@ -192,7 +195,8 @@ def command_eval(args, plugins):
     evaluation = evaluate_checkpoint(args.checkpoint, plugins, dataset=args.dataset, root=args.root,
                                      device=args.device, workers=args.workers, evaluator=args.evaluator,
                                      rerank=args.rerank, allow_partial=args.allow_partial,
-                                     eval_batch_size=args.eval_batch_size)
+                                     eval_batch_size=args.eval_batch_size,
+                                     test_time=test_time.from_arguments(args))
     print(json.dumps({"metrics": evaluation.metrics, "metrics_reranked": evaluation.metrics_reranked,
                       "evaluation": evaluation.details}, indent=2))
     return 0

@@ -4,6 +4,7 @@ model; train (resumable); evaluate; write the result record.
 Run folders are deterministic, ``<output>/<method>/<variant>/<protocol>/<recipe>/seed<seed>``, so
 ``--resume`` finds the checkpoint of an interrupted run. Result records go to ``<output>/results``.
 """
+import dataclasses
 import json
 import os
 import random
@@ -21,6 +22,8 @@ from .engine import Trainer
 from .engine.checkpoint import CHECKPOINT_NAME, check_existing_checkpoint
 from .errors import UserError
 from .evaluation.evaluate import evaluate_classification, evaluate_reid, plain_forward
+from .evaluation.test_time import TestTimeOptions
+from .per_query import per_query_filename, save_per_query
 from .data.loaders import build_test_loaders
 from .data.transforms import build_test_transform
 from .recipes import resolve_recipe
@@ -56,6 +59,7 @@ class RunConfig:
     allow_partial: bool = False
     eval_batch_size: int = 128
     progress: bool = True
+    test_time: Optional[TestTimeOptions] = None  # None: the defaults; ``rerank`` False turns re-ranking off
 
 
 def seed_everything(seed):
@@ -122,7 +126,10 @@ def _evaluate(model, method, recipe, protocol, splits, config, device):
             raise UserError(f"recipe asks for test features {recipe.test_features!r} but {method.name} has "
                             f"only {', '.join(['single', *method.feature_extractors])}")
         extractor = method.feature_extractors[recipe.test_features]
-    return evaluate_reid(model, loaders, extractor, device, config.evaluator, config.rerank)
+    options = config.test_time or TestTimeOptions()
+    if not config.rerank:
+        options = dataclasses.replace(options, rerank=None)
+    return evaluate_reid(model, loaders, extractor, device, config.evaluator, options)
 
 
 def _mean_metrics(per_trial):
@@ -245,6 +252,7 @@ def run(config, plugins, log=print):
     started_at, started = utc_now(), time.perf_counter()
 
     trials, per_trial, per_trial_reranked, stats, evaluation = range(protocol.trials), [], [], None, None
+    per_trial_queries = []
     for trial in trials:
         trial_dir = folder if protocol.trials == 1 else os.path.join(folder, f"trial{trial}")
         check_existing_checkpoint(trial_dir, resume=config.resume, overwrite=config.overwrite)
@@ -273,11 +281,13 @@ def run(config, plugins, log=print):
         evaluation = _evaluate(model, method, recipe, protocol, splits, config, device)
         per_trial.append(evaluation.metrics)
         per_trial_reranked.append(evaluation.metrics_reranked)
+        per_trial_queries.append(evaluation.per_query)
 
     params, flops = model_complexity(model, recipe.input_size, device)
+    run_id = (f"{_slug(method.name)}-{_slug(variant)}-{protocol.name}-{recipe.name}-seed{config.seed}-"
+              f"{started_at.replace(':', '').replace('+0000', 'Z')}")
     record = {
-        "run_id": f"{_slug(method.name)}-{_slug(variant)}-{protocol.name}-{recipe.name}-seed{config.seed}-"
-                  f"{started_at.replace(':', '').replace('+0000', 'Z')}",
+        "run_id": run_id,
         "plugin": plugins.methods.owner(method.name),
         "method": method.name,
         "variant": variant,
@@ -306,10 +316,13 @@ def run(config, plugins, log=print):
         "wall_s": time.perf_counter() - started,
         "resumed": stats.resumed,
         "run_dir": folder,
+        "per_query": per_query_filename(run_id) if protocol.task == "reid" else None,
     }
     log(f"metrics: {json.dumps(record['metrics'])}")  # shown before the record is written, which may fail
     if record["metrics_reranked"]:
         log(f"re-ranked: {json.dumps(record['metrics_reranked'])}")
+    if record["per_query"]:  # written first: a record never names a missing file
+        save_per_query(os.path.join(config.output, "results", record["per_query"]), per_trial_queries)
     path = write_record(os.path.join(config.output, "results"), record)
     log(f"result record: {path}")
     return record, path
@@ -342,7 +355,8 @@ def _read_run_info(path):
 
 
 def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto", workers=2,
-                        evaluator="reid_bench", rerank=False, allow_partial=False, eval_batch_size=128):
+                        evaluator="reid_bench", rerank=False, allow_partial=False, eval_batch_size=128,
+                        test_time=None):
     """Evaluate a run's ``model.pt`` on ``dataset`` (``reid-bench eval``). The model is rebuilt from the
     ``run.json`` beside the checkpoint; the test-time features follow the run's recipe."""
     info_path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "run.json")
@@ -376,5 +390,5 @@ def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto
     model.to(device)
     splits = protocol.load(root, allow_partial=allow_partial, trial=0)
     config = RunConfig(plugin=method.name, dataset=dataset, workers=workers, evaluator=evaluator, rerank=rerank,
-                       eval_batch_size=eval_batch_size)
+                       eval_batch_size=eval_batch_size, test_time=test_time)
     return _evaluate(model, method, recipe, protocol, splits, config, device)
