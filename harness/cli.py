@@ -1,4 +1,4 @@
-"""The ``reid-bench`` command line: ``list``, ``run``, ``eval``, ``check`` and ``leaderboard``.
+"""The ``reid-bench`` command line: ``list``, ``run``, ``eval``, ``check``, ``compare`` and ``leaderboard``.
 
 User errors (unknown names, missing data or weights, an existing run folder) print one line starting
 with ``error:`` and exit with status 2, without a traceback.
@@ -127,6 +127,14 @@ def build_parser():
 
     check_module.add_arguments(check)
 
+    compare = commands.add_parser("compare", parents=[common], help="mAP difference of two runs, with a confidence interval",
+                                  description="The mAP difference of two runs (or two sets of seeds) on the same "
+                                              "protocol, with a paired-bootstrap confidence interval over queries "
+                                              "(and seeds).")
+    from . import compare as compare_module
+
+    compare_module.add_arguments(compare)
+
     leaderboard = commands.add_parser("leaderboard", parents=[common], help="regenerate leaderboards/*.md",
                                       description="Regenerate the markdown leaderboards from result records.")
     from . import leaderboard as leaderboard_module
@@ -208,6 +216,12 @@ def command_check(args, plugins):
     return command(args, plugins)
 
 
+def command_compare(args, plugins):
+    from .compare import command
+
+    return command(args, plugins)
+
+
 def command_leaderboard(args, plugins):
     from .leaderboard import write_leaderboards
 
@@ -222,7 +236,7 @@ def command_leaderboard(args, plugins):
 
 
 COMMANDS = {"list": command_list, "run": command_run, "eval": command_eval, "check": command_check,
-            "leaderboard": command_leaderboard}
+            "leaderboard": command_leaderboard, "compare": command_compare}
 
 
 def main(argv=None):
