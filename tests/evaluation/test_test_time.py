@@ -161,3 +161,22 @@ def test_reranking_options_reach_the_evaluation():
 def test_bad_options_are_user_errors(options):
     with pytest.raises(UserError):
         TestTimeOptions(**options)
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--rerank-lambda", "1.5"], "0 <= lambda <= 1"),
+    (["--aqe", "--aqe-alpha", "-1"], "alpha >= 0"),
+    (["--distance", "manhattan"], "invalid choice"),
+    (["--aqe-k", "0"], "expected a whole number of at least 1"),
+])
+def test_bad_options_on_the_command_line(tmp_path, capsys, extra, expected):
+    from reid_bench.cli import main
+
+    args = ["run", "--plugin", "baseline", "--dataset", "synthetic", "--output", str(tmp_path), *extra]
+    try:  # refused while parsing (SystemExit 2) or when the options are checked (status 2)
+        status = main(args)
+    except SystemExit as exc:
+        status = exc.code
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and "Traceback" not in err
