@@ -2,7 +2,8 @@
 
 One :class:`Row` per group of runs (see :class:`reid_bench.leaderboard.records.Group`): each metric
 as mean and sample standard deviation (denominator n - 1) over the seeds, beside the numbers the
-paper reports for that method variant on that protocol. A metric some seed lacks (``null`` in its
+paper reports for that method variant on that protocol, and on re-id pages the mAP difference to the
+protocol's baseline row with its bootstrap interval (:mod:`.significance`). A metric some seed lacks (``null`` in its
 record) is left blank rather than averaged over the other seeds. A method variant with reported
 numbers on a protocol but no run there gets a row of its own, "not yet reproduced".
 
@@ -17,10 +18,12 @@ same way), ties broken by method, variant, backbone, recipe, epochs, pretrained 
 reported numbers were measured on, so the order never depends on the order the files were read in.
 """
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
+from ..significance import Comparison
 from .records import TASK_METRICS
+from .significance import against_baseline
 
 #: task -> (metric the rows are sorted by, True when larger is better)
 PRIMARY_METRIC = {"reid": ("mAP", True), "classification": ("top1_err", False)}
@@ -113,6 +116,9 @@ class Row:
     flops: Optional[Stat] = None
     images_per_s: Optional[Stat] = None
     reported: Optional[ReportedNumbers] = None
+    test_time: str = ""  # records.evaluation_label
+    is_baseline: bool = False  # the baseline row the significance column compares the others with
+    vs_baseline: Optional[Comparison] = None  # mAP against that row, with its bootstrap interval
 
     @property
     def measured(self):
@@ -140,6 +146,7 @@ def _measured_row(group, records, method, reported):
         recipe_name=group.recipe_name,
         epochs=group.epochs,
         pretrained=group.pretrained,
+        test_time=group.test_time,
         seeds=tuple(record.seed for record in records),
         metrics={name: summarize([record.metrics[name] for record in records]) for name in task_metrics},
         reranked=({name: summarize([metrics[name] for metrics in reranked]) for name in task_metrics}
@@ -165,7 +172,7 @@ def _sort_key(task):
         pretrained = row.pretrained or ""
         measured_on = (row.reported.measured_on or "") if row.reported else ""
         return rank + (row.method, row.variant, row.backbone, row.recipe_name or "", row.epochs or 0, pretrained,
-                       measured_on)
+                       measured_on, row.test_time)
 
     return key
 
@@ -184,7 +191,8 @@ def build_rows(protocol, task, records, methods):
     rows = []
     for group, members in groups.items():
         numbers = reported.get(group.method, {}).get(group.variant, [])
-        rows.append(_measured_row(group, members, methods.get(group.method), numbers[0] if numbers else None))
+        row = _measured_row(group, members, methods.get(group.method), numbers[0] if numbers else None)
+        rows.append(replace(row, **against_baseline(group, groups, methods)) if task == "reid" else row)
     measured_variants = {(group.method, group.variant) for group in groups}
     for name, by_variant in reported.items():
         method = methods[name]

@@ -7,9 +7,9 @@ the right kinds. Anything else (not JSON, a JSON file of some other tool, anothe
 record missing keys) is skipped with a reason, never mixed in.
 
 Runs are grouped by :attr:`Record.group` (protocol, method, variant, recipe name, training epochs,
-backbone, pretrained weights: none, ImageNet's or the synthetic ones). The training length and the
-weights are part of the group so that a one-epoch smoke test or a from-scratch run never averages with
-a full pretrained one. Inside a group each seed counts once: when several records share a seed (a rerun, or one record
+backbone, pretrained weights: none, ImageNet's or the synthetic ones, test-time options). The training
+length and the weights are part of the group so that a one-epoch smoke test or a from-scratch run never
+averages with a full pretrained one, and the test-time options so that runs tested differently never do. Inside a group each seed counts once: when several records share a seed (a rerun, or one record
 copied into two result folders), the run that finished last is used and the others are reported.
 """
 import json
@@ -70,6 +70,7 @@ class Group:
     epochs: int
     backbone: str
     pretrained: str  # "no", "imagenet" or "synthetic" (:func:`weights_kind`)
+    test_time: str = ""  # :func:`evaluation_label`: "" for the default test-time options
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Record:
     params: Optional[int]
     flops: Optional[int]
     images_per_s: Optional[float]
+    per_query: Optional[str] = None  # path of the per-query file beside the record, when it exists
 
 
 def _is_number(value):
@@ -123,6 +125,45 @@ def _optional_number(value, key, kind=(int, float)):
     if not isinstance(value, kind) or isinstance(value, bool):
         raise InvalidRecord(f"{key} is {value!r}, expected a number or null")
     return value
+
+
+def evaluation_label(evaluation):
+    """How a record was tested, as part of its row's key: ``""`` for the default options (features as
+    they are, Euclidean distance, no query expansion, re-ranking with k1 20, k2 6, lambda 0.3 or none:
+    the plain metrics do not depend on it), else the options that differ, e.g. ``"flip, cosine, AQE
+    k5 alpha3"``. Records written before test-time options were recorded were tested the default way."""
+    options = evaluation.get("test_time") if isinstance(evaluation, dict) else None
+    if options is None:
+        return ""
+    if not isinstance(options, dict):
+        raise InvalidRecord(f"evaluation.test_time is {options!r}, expected an object")
+    parts = []
+    if options.get("flip"):
+        parts.append("flip")
+    if options.get("distance", "euclidean") != "euclidean":
+        parts.append(str(options["distance"]))
+    aqe = options.get("aqe")
+    if isinstance(aqe, dict):
+        times = aqe.get("times", 1)
+        parts.append(f"AQE k{_text(aqe.get('k'))} alpha{_text(aqe.get('alpha'))}" + (f" x{_text(times)}" if times != 1
+                                                                                    else ""))
+    rerank = options.get("rerank")
+    if isinstance(rerank, dict) and (rerank.get("k1"), rerank.get("k2"), rerank.get("lambda")) != (20, 6, 0.3):
+        parts.append(f"re-rank k1 {_text(rerank.get('k1'))} k2 {_text(rerank.get('k2'))} "
+                     f"lambda {_text(rerank.get('lambda'))}")
+    return ", ".join(parts)
+
+
+def _text(value):
+    return f"{value:g}" if _is_number(value) else str(value)
+
+
+def _per_query_path(path, data):
+    name = data.get("per_query")
+    if not isinstance(name, str) or not name:
+        return None
+    found = os.path.join(os.path.dirname(os.path.abspath(path)), name)
+    return found if os.path.isfile(found) else None
 
 
 def _recipe_epochs(recipe):
@@ -181,6 +222,7 @@ def parse_record(path, data):
             epochs=_recipe_epochs(data["recipe"]),
             backbone=_check_text(data, "backbone"),
             pretrained=weights_kind(pretrained),
+            test_time=evaluation_label(data.get("evaluation")),
         ),
         seed=seed,
         finished_at=_check_text(data, "finished_at"),
@@ -189,6 +231,7 @@ def parse_record(path, data):
         params=_optional_number(data["params"], "params", int),
         flops=_optional_number(data["flops"], "flops", int),
         images_per_s=_optional_number(train["images_per_s"], "train.images_per_s"),
+        per_query=_per_query_path(path, data),
     )
 
 
