@@ -49,8 +49,12 @@ def _common_parser(dest="plugin_module"):
     return common
 
 
-def _data_arguments(parser):
-    parser.add_argument("--dataset", required=True, help="protocol name (see `reid-bench list`)")
+def _data_arguments(parser, several=False):
+    if several:
+        parser.add_argument("--dataset", required=True, nargs="+", metavar="PROTOCOL",
+                            help="protocol names (see `reid-bench list`); one record each")
+    else:
+        parser.add_argument("--dataset", required=True, help="protocol name (see `reid-bench list`)")
     parser.add_argument("--root", help="folder holding the dataset (synthetic: defaults to the cache folder)")
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept a dataset copy whose split sizes differ from the published ones")
@@ -82,6 +86,8 @@ def build_parser():
     run.add_argument("--plugin", required=True, help="plugin (or method) name, see `reid-bench list`")
     run.add_argument("--variant", help="named variant (default: the full method)")
     _data_arguments(run)
+    run.add_argument("--test-on", nargs="+", default=[], metavar="PROTOCOL",
+                     help="also test the trained model on these protocols (cross-domain), one record each")
     run.add_argument("--recipe", choices=RECIPES, default="paper",
                      help="paper: the method's own recipe (default); uniform: the shared schedule")
     run.add_argument("--seeds", type=NON_NEGATIVE, nargs="+", default=[0], help="one run per seed (default 0)")
@@ -115,7 +121,9 @@ def build_parser():
     evaluate = commands.add_parser("eval", parents=[common], help="evaluate a trained model",
                                    description="Evaluate the model.pt of a run folder on a protocol.")
     evaluate.add_argument("--checkpoint", required=True, help="a run's model.pt (its folder has run.json)")
-    _data_arguments(evaluate)
+    _data_arguments(evaluate, several=True)
+    evaluate.add_argument("--output", help="records go to OUTPUT/results (default: the results folder of the "
+                                           "run's own output)")
     evaluate.add_argument("--rerank", action="store_true", help="also report re-ranked metrics")
     evaluate.add_argument("--eval-batch-size", type=POSITIVE, default=128)
     test_time.add_arguments(evaluate)
@@ -192,6 +200,7 @@ def command_run(args, plugins):
             pretrained=args.pretrained, pretrained_from=args.pretrained_from, weights_dir=args.weights_dir, workers=args.workers, output=args.output,
             resume=args.resume, overwrite=args.overwrite, rerank=args.rerank, evaluator=args.evaluator,
             allow_partial=args.allow_partial, progress=args.progress, test_time=test_time.from_arguments(args),
+            test_on=tuple(args.test_on),
         )
         run(config, plugins)
     return 0
@@ -200,13 +209,14 @@ def command_run(args, plugins):
 def command_eval(args, plugins):
     from .runs import evaluate_checkpoint
 
-    evaluation = evaluate_checkpoint(args.checkpoint, plugins, dataset=args.dataset, root=args.root,
-                                     device=args.device, workers=args.workers, evaluator=args.evaluator,
-                                     rerank=args.rerank, allow_partial=args.allow_partial,
-                                     eval_batch_size=args.eval_batch_size,
-                                     test_time=test_time.from_arguments(args))
-    print(json.dumps({"metrics": evaluation.metrics, "metrics_reranked": evaluation.metrics_reranked,
-                      "evaluation": evaluation.details}, indent=2))
+    done = evaluate_checkpoint(args.checkpoint, plugins, datasets=args.dataset, root=args.root, device=args.device,
+                               workers=args.workers, evaluator=args.evaluator, rerank=args.rerank,
+                               allow_partial=args.allow_partial, eval_batch_size=args.eval_batch_size,
+                               test_time=test_time.from_arguments(args), output=args.output)
+    for protocol, evaluation, record_path in done:
+        print(json.dumps({"protocol": protocol, "metrics": evaluation.metrics,
+                          "metrics_reranked": evaluation.metrics_reranked, "evaluation": evaluation.details,
+                          "record": record_path}, indent=2))
     return 0
 
 

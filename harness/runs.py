@@ -24,6 +24,7 @@ from .errors import UserError
 from .evaluation.evaluate import evaluate_classification, evaluate_reid, plain_forward
 from .evaluation.test_time import TestTimeOptions
 from .per_query import per_query_filename, save_per_query
+from .cross_domain import check_targets, checkpoint_record, record_on, results_dir_of
 from .data.loaders import build_test_loaders
 from .data.transforms import build_test_transform
 from .recipes import resolve_recipe
@@ -60,6 +61,7 @@ class RunConfig:
     eval_batch_size: int = 128
     progress: bool = True
     test_time: Optional[TestTimeOptions] = None  # None: the defaults; ``rerank`` False turns re-ranking off
+    test_on: tuple = ()  # protocols the trained model is also tested on (cross-domain)
 
 
 def seed_everything(seed):
@@ -247,6 +249,7 @@ def run(config, plugins, log=print):
     pretrained = _pretrained_choice(config, protocol)
     if config.workers < 0 or (config.max_iters is not None and config.max_iters < 1):
         raise UserError(f"expected --workers >= 0 and --max-iters >= 1, got {config.workers} and {config.max_iters}")
+    targets = check_targets(protocol, config.test_on, plugins.datasets)
     check_output_writable(config.output)
     folder = run_folder(config, method, variant)
     started_at, started = utc_now(), time.perf_counter()
@@ -317,6 +320,8 @@ def run(config, plugins, log=print):
         "resumed": stats.resumed,
         "run_dir": folder,
         "per_query": per_query_filename(run_id) if protocol.task == "reid" else None,
+        "trained_on": protocol.name,
+        "tested_on": protocol.name,
     }
     log(f"metrics: {json.dumps(record['metrics'])}")  # shown before the record is written, which may fail
     if record["metrics_reranked"]:
@@ -325,6 +330,13 @@ def run(config, plugins, log=print):
         save_per_query(os.path.join(config.output, "results", record["per_query"]), per_trial_queries)
     path = write_record(os.path.join(config.output, "results"), record)
     log(f"result record: {path}")
+    for target in targets:
+        target_splits = target.load(config.root, allow_partial=config.allow_partial, trial=0)
+        target_evaluation = _evaluate(model, method, recipe, target, target_splits, config, device)
+        log(f"tested on {target.name}: {json.dumps(target_evaluation.metrics)}")
+        _, target_path = record_on(record, target, target_evaluation, protocol.name,
+                                   os.path.join(config.output, "results"))
+        log(f"result record: {target_path}")
     return record, path
 
 
@@ -354,11 +366,14 @@ def _read_run_info(path):
     return info
 
 
-def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto", workers=2,
+def evaluate_checkpoint(checkpoint, plugins, *, datasets, root=None, device="auto", workers=2,
                         evaluator="reid_bench", rerank=False, allow_partial=False, eval_batch_size=128,
-                        test_time=None):
-    """Evaluate a run's ``model.pt`` on ``dataset`` (``reid-bench eval``). The model is rebuilt from the
-    ``run.json`` beside the checkpoint; the test-time features follow the run's recipe."""
+                        test_time=None, output=None):
+    """Evaluate a run's ``model.pt`` on each protocol of ``datasets`` (``reid-bench eval``); returns
+    ``[(protocol name, evaluation, record path or None)]``. The model is rebuilt from the ``run.json``
+    beside the checkpoint; the test-time features follow the run's recipe. Each re-id evaluation writes a
+    result record (:mod:`.cross_domain`) under ``output``/results, by default the results folder of the
+    run's own output."""
     info_path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "run.json")
     if not os.path.isfile(checkpoint) or not os.path.isfile(info_path):
         raise UserError(f"{checkpoint} is not a run's model.pt (expected the file and a run.json beside it, "
@@ -366,10 +381,11 @@ def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto
     info = _read_run_info(info_path)
     method = plugins.methods.get(info["method"])
     method.variant(info["variant"])
-    protocol = plugins.datasets.get(dataset)
+    protocols = [plugins.datasets.get(name) for name in dict.fromkeys(datasets)]
     trained_on = plugins.datasets.get(info["protocol"])
     recipe = resolve_recipe(method, trained_on, info["recipe_name"], input_size=tuple(info["input_size"]))
     device = resolve_device(device)
+    started_at = utc_now()
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as exc:  # empty, truncated, not a torch file, or holding more than tensors
@@ -388,7 +404,25 @@ def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto
                         f"{info['num_classes']} classes that {info_path} describes ({detail}); expected the "
                         "model.pt of that run") from None
     model.to(device)
-    splits = protocol.load(root, allow_partial=allow_partial, trial=0)
-    config = RunConfig(plugin=method.name, dataset=dataset, workers=workers, evaluator=evaluator, rerank=rerank,
-                       eval_batch_size=eval_batch_size, test_time=test_time)
-    return _evaluate(model, method, recipe, protocol, splits, config, device)
+    folder = os.path.dirname(os.path.abspath(checkpoint))
+    results_dir = None
+    if any(protocol.task == "reid" for protocol in protocols):
+        parts = [_slug(p) for p in (info["method"], info["variant"], info["protocol"], info["recipe_name"],
+                                     f"seed{info['seed']}")]
+        results_dir = results_dir_of(folder, parts, output)
+        check_output_writable(os.path.dirname(results_dir))
+        params, flops = model_complexity(model, recipe.input_size, device)
+        base = checkpoint_record(folder, info, recipe, started_at, plugin=plugins.methods.owner(method.name),
+                                 backbone=method.variant(info["variant"]).backbone or method.backbone,
+                                 params=params, flops=flops, device=str(device))
+    config = RunConfig(plugin=method.name, dataset=protocols[0].name, workers=workers, evaluator=evaluator,
+                       rerank=rerank, eval_batch_size=eval_batch_size, test_time=test_time)
+    done = []
+    for protocol in protocols:
+        splits = protocol.load(root, allow_partial=allow_partial, trial=0)
+        evaluation = _evaluate(model, method, recipe, protocol, splits, config, device)
+        path = None
+        if protocol.task == "reid":
+            _, path = record_on(base, protocol, evaluation, info["protocol"], results_dir)
+        done.append((protocol.name, evaluation, path))
+    return done

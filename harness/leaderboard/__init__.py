@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from .aggregate import build_rows
-from .protocols import protocol_pages
+from .protocols import page_filename, protocol_pages
 from .records import SkippedRecord, load_records
 from .render import render_index, render_page
 
@@ -73,7 +73,7 @@ def write_leaderboards(result_dirs, out_dir, plugin_set):
     for page in pages:
         page_records = records_by_protocol.get(page.name, [])
         rows = build_rows(page.name, page.task, page_records, methods)
-        filename = f"{page.name}.md"
+        filename = page_filename(page.name)
         report.written.append(_write_text(os.path.join(out_dir, filename), render_page(page, rows, protocols)))
         report.records_used += len(page_records)
         index.append((page, rows, filename))

@@ -6,7 +6,8 @@ schema version 1 (:mod:`reid_bench.results`) holding every key the leaderboards 
 the right kinds. Anything else (not JSON, a JSON file of some other tool, another schema version, a
 record missing keys) is skipped with a reason, never mixed in.
 
-Runs are grouped by :attr:`Record.group` (protocol, method, variant, recipe name, training epochs,
+Runs are grouped by :attr:`Record.group` (protocol, or ``<trained on>-><tested on>`` for a model tested
+on another protocol than its training one, method, variant, recipe name, training epochs,
 backbone, pretrained weights: none, ImageNet's or the synthetic ones, test-time options). The training
 length and the weights are part of the group so that a one-epoch smoke test or a from-scratch run never
 averages with a full pretrained one, and the test-time options so that runs tested differently never do. Inside a group each seed counts once: when several records share a seed (a rerun, or one record
@@ -34,6 +35,8 @@ REQUIRED_KEYS = (
 
 #: protocol names become file names of the pages
 PROTOCOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+#: a cross-domain page is named ``<trained on>-><tested on>`` (">" is in no protocol name)
+PAIR = "->"
 
 
 def weights_kind(pretrained):
@@ -200,6 +203,9 @@ def parse_record(path, data):
     protocol = _check_text(data, "protocol")
     if not PROTOCOL_NAME.match(protocol):
         raise InvalidRecord(f"protocol {protocol!r} is not a protocol name")
+    trained_on = data.get("trained_on", protocol)  # records before cross-domain tests: trained where tested
+    if not isinstance(trained_on, str) or not PROTOCOL_NAME.match(trained_on):
+        raise InvalidRecord(f"trained_on {trained_on!r} is not a protocol name")
     seed = data["seed"]
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise InvalidRecord(f"seed is {seed!r}, expected an integer")
@@ -215,7 +221,7 @@ def parse_record(path, data):
         run_id=_check_text(data, "run_id"),
         task=task,
         group=Group(
-            protocol=protocol,
+            protocol=protocol if trained_on == protocol else f"{trained_on}{PAIR}{protocol}",
             method=_check_text(data, "method"),
             variant=_check_text(data, "variant"),
             recipe_name=_check_text(data, "recipe_name"),
