@@ -122,6 +122,10 @@ def alpha_query_expansion(qf, gf, *, k=5, alpha=3.0, times=1, chunk_size=1024):
     return features[:num_query], features[num_query:]
 
 
+_DEFAULTS = {"aqe_k": QueryExpansion.k, "aqe_alpha": QueryExpansion.alpha, "aqe_times": QueryExpansion.times,
+             "rerank_k1": Reranking.k1, "rerank_k2": Reranking.k2, "rerank_lambda": Reranking.lambda_value}
+
+
 def add_arguments(parser):
     """The test-time options of ``reid-bench run`` and ``reid-bench eval``."""
     from .. import cli
@@ -147,7 +151,16 @@ def add_arguments(parser):
 
 
 def from_arguments(args):
-    """The :class:`TestTimeOptions` that :func:`add_arguments`'s options (and ``args.rerank``) ask for."""
+    """The :class:`TestTimeOptions` that :func:`add_arguments`'s options (and ``args.rerank``) ask for.
+    A parameter of an option that is off (``--aqe-k`` without ``--aqe``, ``--rerank-k1`` without
+    re-ranking) is refused rather than silently ignored."""
+    unused = [("--aqe", not args.aqe, ("aqe_k", "aqe_alpha", "aqe_times")),
+              ("re-ranking (eval: --rerank; run: on unless --no-rerank)", not args.rerank,
+               ("rerank_k1", "rerank_k2", "rerank_lambda"))]
+    for switch, off, names in unused:
+        given = [f"--{name.replace('_', '-')}" for name in names if off and getattr(args, name) != _DEFAULTS[name]]
+        if given:
+            raise UserError(f"{', '.join(given)} given without {switch}")
     aqe = QueryExpansion(args.aqe_k, args.aqe_alpha, args.aqe_times) if args.aqe else None
     rerank = Reranking(args.rerank_k1, args.rerank_k2, args.rerank_lambda) if args.rerank else None
     return TestTimeOptions(flip=args.flip, distance=args.distance, aqe=aqe, rerank=rerank)

@@ -168,6 +168,8 @@ def test_bad_options_are_user_errors(options):
     (["--aqe", "--aqe-alpha", "-1"], "alpha >= 0"),
     (["--distance", "manhattan"], "invalid choice"),
     (["--aqe-k", "0"], "expected a whole number of at least 1"),
+    (["--aqe-k", "3"], "--aqe-k given without --aqe"),
+    (["--no-rerank", "--rerank-k2", "3"], "--rerank-k2 given without re-ranking"),
 ])
 def test_bad_options_on_the_command_line(tmp_path, capsys, extra, expected):
     from reid_bench.cli import main
