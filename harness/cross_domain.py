@@ -66,13 +66,12 @@ def _read_json(path):
 def checkpoint_record(run_folder, info, recipe, started_at, **fields):
     """A record describing a finished run's weights for ``reid-bench eval``, from its ``run.json``
     (``info``), ``recipe.json`` and ``settings.json`` (training statistics are in the run's own record),
-    plus ``fields`` (plugin, backbone, params, flops, device). ``record_on`` completes it per protocol."""
+    plus ``fields`` (run_id, plugin, backbone, params, flops, device). ``record_on`` completes it per
+    protocol."""
     recipe_dict = _read_json(os.path.join(run_folder, "recipe.json")) or recipe.to_dict()
     settings = _read_json(os.path.join(run_folder, "settings.json")) or {}
     epochs = sum(stage.get("epochs", 0) for stage in recipe_dict.get("stages", []))
     return {
-        "run_id": f"{info['method']}-{info['variant']}-{info['protocol']}-{info['recipe_name']}-seed{info['seed']}-"
-                  f"eval-{started_at.replace(':', '').replace('+0000', 'Z')}",
         "method": info["method"], "variant": info["variant"], "recipe_name": info["recipe_name"],
         "recipe": recipe_dict, "seed": info["seed"], "evaluation": {"test_features": recipe.test_features},
         "input_size": list(recipe.input_size),

@@ -412,7 +412,9 @@ def evaluate_checkpoint(checkpoint, plugins, *, datasets, root=None, device="aut
         results_dir = results_dir_of(folder, parts, output)
         check_output_writable(os.path.dirname(results_dir))
         params, flops = model_complexity(model, recipe.input_size, device)
-        base = checkpoint_record(folder, info, recipe, started_at, plugin=plugins.methods.owner(method.name),
+        run_id = f"{'-'.join(parts[:-1])}-seed{info['seed']}-eval-{started_at.replace(':', '').replace('+0000', 'Z')}"
+        base = checkpoint_record(folder, info, recipe, started_at, run_id=run_id,
+                                 plugin=plugins.methods.owner(method.name),
                                  backbone=method.variant(info["variant"]).backbone or method.backbone,
                                  params=params, flops=flops, device=str(device))
     config = RunConfig(plugin=method.name, dataset=protocols[0].name, workers=workers, evaluator=evaluator,
