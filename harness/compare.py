@@ -12,6 +12,7 @@ import re
 
 from .cli import POSITIVE
 from .errors import UserError
+from .leaderboard.records import InvalidRecord, evaluation_label
 from .per_query import load_per_query, mean_ap
 from .significance import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, aligned_ap, paired_bootstrap
 
@@ -94,10 +95,14 @@ def resolve_side(path, protocol=None):
 
 def _label(side):
     record = side[0][1]
-    test_time = record.get("evaluation", {}).get("test_time") or {}
-    options = ", ".join(f"{key} {value}" for key, value in test_time.items() if value not in (None, False))
+    try:
+        options = evaluation_label(record.get("evaluation"))
+    except InvalidRecord:
+        options = "unreadable"
     seeds = ", ".join(str(record.get("seed")) for _, record, _ in side)
-    return (f"{record.get('method')} [{record.get('variant')}] on {record['protocol']}, seed {seeds}"
+    trained_on = record.get("trained_on", record["protocol"])
+    where = record["protocol"] if trained_on == record["protocol"] else f"{trained_on}->{record['protocol']}"
+    return (f"{record.get('method')} [{record.get('variant')}] on {where}, seed {seeds}"
             + (f"; test-time: {options}" if options else ""))
 
 

@@ -17,9 +17,9 @@ What makes it a re-id problem rather than a toy:
 - the gallery holds distractor images (pid 0: clutter and partial people) and junk (pid -1).
 
 A second domain, ``synthetic-shift`` (:data:`SHIFT`), is made by the same generator with another seed,
-identities whose attribute combinations are none of ``synthetic``'s, five other cameras (sodium,
-fluorescent and overexposed lighting, strong colour casts, low resolution and blur) and tiled indoor
-backgrounds instead of street clutter: training on ``synthetic`` and testing on ``synthetic-shift`` is a
+identities whose attribute combinations are none of ``synthetic``'s, five other cameras (warm, cool,
+green and magenta casts, other exposure and contrast, 0.3-0.4 of the resolution or blur) and tiled
+indoor backgrounds instead of street clutter: training on ``synthetic`` and testing on ``synthetic-shift`` is a
 domain-generalisation protocol, as Market-1501 -> DukeMTMC-reID is on real data.
 """
 import hashlib
@@ -80,11 +80,11 @@ LAYOUT = (
 #: ``scale`` (the crop is taken at this fraction of the resolution and scaled back up) and ``blur``
 #: (a Gaussian blur of this radius on every frame)
 SHIFT_CAMERAS = [
-    dict(gain=0.60, cast=(1.25, 1.00, 0.60), contrast=0.80, noise=7.0, background=(70, 55, 40), blur=0.8, scale=0.5),
-    dict(gain=1.35, cast=(0.80, 0.95, 1.30), contrast=0.70, noise=4.0, background=(200, 210, 230), scale=0.6),
-    dict(gain=0.95, cast=(0.85, 1.25, 0.85), contrast=1.30, noise=6.0, background=(90, 120, 70), blur=1.2),
-    dict(gain=0.80, cast=(1.20, 0.80, 1.20), contrast=0.90, noise=10.0, background=(120, 60, 110), scale=0.4),
-    dict(gain=1.10, cast=(1.00, 1.00, 1.00), contrast=1.50, noise=2.0, background=(40, 40, 45), blur=0.5),
+    dict(gain=0.825, cast=(1.075, 1.0, 0.9), contrast=0.925, noise=6.0, background=(70, 55, 40), blur=0.8, scale=0.35),
+    dict(gain=1.15, cast=(0.95, 0.985, 1.075), contrast=0.875, noise=4.0, background=(200, 210, 230), scale=0.4),
+    dict(gain=0.975, cast=(0.96, 1.06, 0.96), contrast=1.125, noise=6.0, background=(90, 120, 70), blur=1.2),
+    dict(gain=0.9, cast=(1.05, 0.95, 1.05), contrast=0.95, noise=9.0, background=(120, 60, 110), scale=0.3),
+    dict(gain=1.05, cast=(1.0, 1.0, 1.0), contrast=1.2, noise=2.0, background=(40, 40, 45), blur=0.5),
 ]
 
 

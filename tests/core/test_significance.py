@@ -87,7 +87,7 @@ def test_compare_records_and_run_folders(tmp_path, capsys):
     assert main(["compare", record_a, record_b, "--resamples", "200"]) == 0
     out = capsys.readouterr().out
     assert "+10.00 points, 95% interval [+10.00, +10.00]" in out and "excludes 0" in out
-    assert "test-time: flip True, distance cosine" in out
+    assert "test-time: flip, cosine" in out
     # a run folder finds its record; the folder above the seed folders takes every seed
     assert main(["compare", folder_b, os.path.dirname(folder_a), "--resamples", "200"]) == 0
     out = capsys.readouterr().out
