@@ -95,15 +95,32 @@ def _identity(path):
         return None
 
 
+def _per_query_file(path):
+    """The per-query file beside a record (``reid_bench.per_query``), or ``None``."""
+    try:
+        with open(path) as stream:
+            name = json.load(stream).get("per_query")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return os.path.join(os.path.dirname(path), name) if name else None
+
+
 def store_records(new_records, destination):
-    """Copy ``new_records`` into ``destination``, removing the records they replace there."""
+    """Copy ``new_records`` and their per-query files into ``destination``, removing the records (and
+    per-query files) they replace there."""
     os.makedirs(destination, exist_ok=True)
     replaced = {_identity(path) for path in new_records}
     for path in sorted(glob.glob(os.path.join(destination, "*.json"))):
         if _identity(path) in replaced:
+            per_query = _per_query_file(path)
+            if per_query and os.path.isfile(per_query):
+                os.remove(per_query)
             os.remove(path)
     for path in new_records:
         shutil.copy2(path, destination)
+        per_query = _per_query_file(path)
+        if per_query and os.path.isfile(per_query):
+            shutil.copy2(per_query, destination)
 
 
 def main(argv=None):

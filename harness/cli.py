@@ -1,5 +1,5 @@
 """The ``reid-bench`` command line: ``list``, ``run``, ``eval``, ``check``, ``extract``, ``search``, ``export``,
-``leaderboard`` and ``visualize``.
+``compare``, ``leaderboard`` and ``visualize``.
 
 User errors (unknown names, missing data or weights, an existing run folder) and files the operating
 system refuses (permissions, a full disk) print one line starting with ``error:`` and exit with status 2,
@@ -13,6 +13,7 @@ import textwrap
 from .backbones import WEIGHT_SOURCES
 from .engine.acceleration import AMP_DTYPES
 from .errors import UserError
+from .evaluation import test_time
 from .evaluation.evaluate import EVALUATORS
 from .plugin_manager import CORE_PLUGIN_NAME, load_plugins
 from .recipes import RECIPES
@@ -51,8 +52,12 @@ def _common_parser(dest="plugin_module"):
     return common
 
 
-def _data_arguments(parser):
-    parser.add_argument("--dataset", required=True, help="protocol name (see `reid-bench list`)")
+def _data_arguments(parser, several=False):
+    if several:
+        parser.add_argument("--dataset", required=True, nargs="+", metavar="PROTOCOL",
+                            help="protocol names (see `reid-bench list`); one record each")
+    else:
+        parser.add_argument("--dataset", required=True, help="protocol name (see `reid-bench list`)")
     parser.add_argument("--root", help="folder holding the dataset (synthetic: defaults to the cache folder)")
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept a dataset copy whose split sizes differ from the published ones")
@@ -85,6 +90,8 @@ def build_parser():
     run.add_argument("--plugin", required=True, help="plugin (or method) name, see `reid-bench list`")
     run.add_argument("--variant", help="named variant (default: the full method)")
     _data_arguments(run)
+    run.add_argument("--test-on", nargs="+", default=[], metavar="PROTOCOL",
+                     help="also test the trained model on these protocols (cross-domain), one record each")
     run.add_argument("--recipe", choices=RECIPES, default="paper",
                      help="paper: the method's own recipe (default); uniform: the shared schedule")
     run.add_argument("--seeds", type=NON_NEGATIVE, nargs="+", default=[0], help="one run per seed (default 0)")
@@ -122,18 +129,22 @@ def build_parser():
     run.add_argument("--sync-bn", action="store_true",
                      help="under torchrun on CUDA: SyncBatchNorm, statistics over the global batch (default: "
                           "each process's BatchNorm sees its own share)")
+    test_time.add_arguments(run)
 
     evaluate = commands.add_parser("eval", parents=[common], help="evaluate a trained model or saved features",
                                    description="Evaluate the model.pt of a run folder, or saved query and gallery "
-                                               "features, on a protocol.")
+                                               "features, on one or more protocols.")
     source = evaluate.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", help="a run's model.pt (its folder has run.json)")
+    source.add_argument("--checkpoint", help="a run folder or its model.pt (run.json beside it)")
     source.add_argument("--features", nargs=2, metavar=("QUERY", "GALLERY"),
                         help="saved query and gallery features (.npz from `reid-bench extract` or another tool: "
                              "features, paths) instead of a model")
-    _data_arguments(evaluate)
+    _data_arguments(evaluate, several=True)
+    evaluate.add_argument("--output", help="with --checkpoint, records go to OUTPUT/results (default: the results "
+                                           "folder of the run's own output)")
     evaluate.add_argument("--rerank", action="store_true", help="also report re-ranked metrics")
     evaluate.add_argument("--eval-batch-size", type=POSITIVE, default=128)
+    test_time.add_arguments(evaluate)
 
     check = commands.add_parser("check", parents=[common], help="verify that every image of a dataset decodes",
                                 description="Decode every image of a protocol's splits and list those that cannot "
@@ -156,6 +167,14 @@ def build_parser():
                                  description="Export a run's model (its test-time features) to ONNX and check "
                                              "the file with onnxruntime against PyTorch.")
     export_module.add_arguments(export)
+
+    compare = commands.add_parser("compare", parents=[common], help="mAP difference of two runs, with a confidence interval",
+                                  description="The mAP difference of two runs (or two sets of seeds) on the same "
+                                              "protocol, with a paired-bootstrap confidence interval over queries "
+                                              "(and seeds).")
+    from . import compare as compare_module
+
+    compare_module.add_arguments(compare)
 
     leaderboard = commands.add_parser("leaderboard", parents=[common], help="regenerate leaderboards/*.md",
                                       description="Regenerate the markdown leaderboards from result records.")
@@ -222,7 +241,7 @@ def command_run(args, plugins):
             pretrained=args.pretrained, pretrained_from=args.pretrained_from, weights_dir=args.weights_dir, workers=args.workers, output=args.output,
             resume=args.resume, overwrite=args.overwrite, rerank=args.rerank, evaluator=args.evaluator,
             allow_partial=args.allow_partial, progress=args.progress, eval_every=args.eval_every,
-            sync_bn=args.sync_bn,
+            sync_bn=args.sync_bn, test_time=test_time.from_arguments(args), test_on=tuple(args.test_on),
         )
         run(config, plugins)
     return 0
@@ -232,17 +251,21 @@ def command_eval(args, plugins):
     from .inference import evaluate_feature_files
     from .runs import evaluate_checkpoint
 
+    options = test_time.from_arguments(args)
     if args.features:
-        evaluation = evaluate_feature_files(*args.features, plugins, dataset=args.dataset, root=args.root,
-                                            allow_partial=args.allow_partial, evaluator=args.evaluator,
-                                            rerank=args.rerank, device=args.device)
+        done = [(dataset, evaluate_feature_files(*args.features, plugins, dataset=dataset, root=args.root,
+                                                 allow_partial=args.allow_partial, evaluator=args.evaluator,
+                                                 options=options, device=args.device), None)
+                for dataset in dict.fromkeys(args.dataset)]
     else:
-        evaluation = evaluate_checkpoint(args.checkpoint, plugins, dataset=args.dataset, root=args.root,
-                                         device=args.device, workers=args.workers, evaluator=args.evaluator,
-                                         rerank=args.rerank, allow_partial=args.allow_partial,
-                                         eval_batch_size=args.eval_batch_size)
-    print(json.dumps({"metrics": evaluation.metrics, "metrics_reranked": evaluation.metrics_reranked,
-                      "evaluation": evaluation.details}, indent=2))
+        done = evaluate_checkpoint(args.checkpoint, plugins, datasets=args.dataset, root=args.root,
+                                   device=args.device, workers=args.workers, evaluator=args.evaluator,
+                                   rerank=args.rerank, allow_partial=args.allow_partial,
+                                   eval_batch_size=args.eval_batch_size, test_time=options, output=args.output)
+    for protocol, evaluation, record_path in done:
+        print(json.dumps({"protocol": protocol, "metrics": evaluation.metrics,
+                          "metrics_reranked": evaluation.metrics_reranked, "evaluation": evaluation.details,
+                          "record": record_path}, indent=2))
     return 0
 
 
@@ -270,6 +293,12 @@ def command_export(args, plugins):
     return command(args, plugins)
 
 
+def command_compare(args, plugins):
+    from .compare import command
+
+    return command(args, plugins)
+
+
 def command_leaderboard(args, plugins):
     from .leaderboard import write_leaderboards
 
@@ -291,7 +320,7 @@ def command_visualize(args, plugins):
 
 COMMANDS = {"list": command_list, "run": command_run, "eval": command_eval, "check": command_check,
             "extract": command_extract, "search": command_search, "export": command_export,
-            "leaderboard": command_leaderboard, "visualize": command_visualize}
+            "compare": command_compare, "leaderboard": command_leaderboard, "visualize": command_visualize}
 
 
 def main(argv=None):

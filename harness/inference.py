@@ -31,6 +31,7 @@ from .data.loaders import read_image
 from .data.transforms import build_test_transform
 from .errors import UserError
 from .evaluation.evaluate import evaluate_reid_features, test_feature_extractor
+from .evaluation.test_time import TestTimeOptions
 from .recipes import resolve_recipe
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
@@ -273,11 +274,17 @@ def _labels(paths, items, split, path, protocol):
 
 
 def evaluate_feature_files(query_file, gallery_file, plugins, *, dataset, root=None, allow_partial=False,
-                           evaluator="reid_bench", rerank=False, device="auto"):
+                           evaluator="reid_bench", options=None, device="auto"):
     """Retrieval metrics of saved query and gallery features on ``dataset``'s split (``reid-bench eval
-    --features``): each feature is matched to its image's identity and camera by path (see :func:`_labels`)."""
+    --features``) under the test-time ``options`` (:class:`~reid_bench.evaluation.test_time.TestTimeOptions`;
+    default: no re-ranking): each feature is matched to its image's identity and camera by path (see
+    :func:`_labels`)."""
     from .runs import resolve_device
 
+    options = TestTimeOptions(rerank=None) if options is None else options
+    if options.flip:
+        raise UserError("--flip needs the model (it averages each image's and its mirror's features); saved "
+                        "features cannot be flipped: extract them again, or leave --flip off with --features")
     protocol = plugins.datasets.get(dataset)
     if protocol.task != "reid":
         raise UserError(f"--features evaluates re-id retrieval; {protocol.name} is a {protocol.task} protocol")
@@ -290,7 +297,7 @@ def evaluate_feature_files(query_file, gallery_file, plugins, *, dataset, root=N
     q_rows, q_pids, q_camids = _labels(q_paths, splits.query, "query", query_file, protocol.name)
     g_rows, g_pids, g_camids = _labels(g_paths, splits.gallery, "gallery", gallery_file, protocol.name)
     evaluation = evaluate_reid_features(torch.from_numpy(qf[q_rows]), torch.from_numpy(gf[g_rows]), q_pids, g_pids,
-                                        q_camids, g_camids, evaluator, rerank, resolve_device(device))
+                                        q_camids, g_camids, evaluator, options, resolve_device(device))
     evaluation.details.update(query_features=os.fspath(query_file), gallery_features=os.fspath(gallery_file),
                               features_not_in_split=len(q_paths) - len(q_rows) + len(g_paths) - len(g_rows))
     return evaluation

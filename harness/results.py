@@ -10,7 +10,10 @@ Schema version 1 (every key always present; ``null`` where not applicable)::
     metrics          reid: {"mAP","mINP","R1","R5","R10","R20"} in percent (trial mean for multi-trial
                      protocols); classification: {"top1_err","top5_err"} in percent
     metrics_reranked same keys as metrics after k-reciprocal re-ranking, or null
-    evaluation       {"evaluator", "num_query", "num_gallery", "num_skipped_queries", "trials", "test_features"}
+    evaluation       {"evaluator", "num_query", "num_gallery", "num_skipped_queries", "trials", "test_features",
+                      "test_time": {"flip", "distance", "aqe": null | {"k", "alpha", "times"},
+                                    "rerank": null | {"k1", "k2", "lambda"}}} (re-id; see
+                     reid_bench.evaluation.test_time)
     params, flops    ints (FLOPs of one forward at the recipe's input size; null if not measurable)
     backbone         e.g. "resnet50"
     input_size       [height, width]
@@ -24,6 +27,8 @@ Schema version 1 (every key always present; ``null`` where not applicable)::
     started_at, finished_at   ISO 8601 UTC
     resumed          bool: the run continued from a checkpoint
     run_dir          where checkpoints and TensorBoard logs are
+    per_query        re-id: the file beside the record with each query's AP, first-match rank and true
+                     matches ("<run_id>.queries.npz", reid_bench.per_query); classification: null
 """
 import datetime
 import json

@@ -24,6 +24,9 @@ from .engine.acceleration import Acceleration, amp_mode
 from .engine.checkpoint import CHECKPOINT_NAME, check_existing_checkpoint
 from .errors import UserError
 from .evaluation.evaluate import evaluate_classification, evaluate_reid, test_feature_extractor
+from .evaluation.test_time import TestTimeOptions
+from .per_query import per_query_filename, save_per_query
+from .cross_domain import check_targets, checkpoint_record, record_on, results_dir_of
 from .data.loaders import build_test_loaders, default_workers
 from .data.transforms import build_test_transform
 from .recipes import resolve_recipe
@@ -63,6 +66,8 @@ class RunConfig:
     progress: bool = True
     eval_every: Optional[int] = None  # evaluate every N epochs while training (watched, never used to select)
     sync_bn: bool = False
+    test_time: Optional[TestTimeOptions] = None  # None: the defaults; ``rerank`` False turns re-ranking off
+    test_on: tuple = ()  # protocols the trained model is also tested on (cross-domain)
 
 
 def seed_everything(seed):
@@ -125,8 +130,11 @@ def _evaluate(model, method, recipe, protocol, splits, config, device):
                                  config.workers, pin_memory=device.type == "cuda")
     if protocol.task == "classification":
         return evaluate_classification(model, loaders, device)
-    return evaluate_reid(model, loaders, test_feature_extractor(method, recipe), device, config.evaluator,
-                         config.rerank, progress=config.progress)
+    options = config.test_time or TestTimeOptions()
+    if not config.rerank:
+        options = replace(options, rerank=None)
+    return evaluate_reid(model, loaders, test_feature_extractor(method, recipe), device, config.evaluator, options,
+                         progress=config.progress)
 
 
 def _mean_metrics(per_trial):
@@ -259,12 +267,14 @@ def run(config, plugins, log=print):
         config = replace(config, workers=default_workers())
     if config.workers < 0 or (config.max_iters is not None and config.max_iters < 1):
         raise UserError(f"expected --workers >= 0 and --max-iters >= 1, got {config.workers} and {config.max_iters}")
+    targets = check_targets(protocol, config.test_on, plugins.datasets)
     check_output_writable(config.output)
     folder = run_folder(config, method, variant)
     started_at, started = utc_now(), time.perf_counter()
 
     trials, per_trial, per_trial_reranked, stats, evaluation = range(protocol.trials), [], [], None, None
     history = []
+    per_trial_queries = []
     for trial in trials:
         trial_dir = folder if protocol.trials == 1 else os.path.join(folder, f"trial{trial}")
         check_existing_checkpoint(trial_dir, resume=config.resume, overwrite=config.overwrite)
@@ -307,14 +317,16 @@ def run(config, plugins, log=print):
         per_trial.append(evaluation.metrics)
         history += [{**entry, "trial": trial} if protocol.trials > 1 else entry for entry in stats.history]
         per_trial_reranked.append(evaluation.metrics_reranked)
+        per_trial_queries.append(evaluation.per_query)
         ranks.barrier()
 
     if not ranks.is_main:
         return None, None
     params, flops = model_complexity(model, recipe.input_size, device)
+    run_id = (f"{_slug(method.name)}-{_slug(variant)}-{_slug(protocol.name)}-{_slug(recipe.name)}-seed{config.seed}-"
+              f"{started_at.replace(':', '').replace('+0000', 'Z')}")
     record = {
-        "run_id": f"{_slug(method.name)}-{_slug(variant)}-{_slug(protocol.name)}-{_slug(recipe.name)}-seed{config.seed}-"
-                  f"{started_at.replace(':', '').replace('+0000', 'Z')}",
+        "run_id": run_id,
         "plugin": plugins.methods.owner(method.name),
         "method": method.name,
         "variant": variant,
@@ -345,26 +357,63 @@ def run(config, plugins, log=print):
         "history": history,
         "run_dir": folder,
         "distributed": {**ranks.describe(recipe), "parameters_identical": replicas_identical},
+        "per_query": per_query_filename(run_id) if protocol.task == "reid" else None,
+        "trained_on": protocol.name,
+        "tested_on": protocol.name,
     }
     log(f"metrics: {json.dumps(record['metrics'])}")  # shown before the record is written, which may fail
     if record["metrics_reranked"]:
         log(f"re-ranked: {json.dumps(record['metrics_reranked'])}")
+    if record["per_query"]:  # written first: a record never names a missing file
+        save_per_query(os.path.join(config.output, "results", record["per_query"]), per_trial_queries)
     path = write_record(os.path.join(config.output, "results"), record)
     log(f"result record: {path}")
+    for target in targets:
+        target_splits = target.load(config.root, allow_partial=config.allow_partial, trial=0)
+        target_evaluation = _evaluate(model, method, recipe, target, target_splits, config, device)
+        log(f"tested on {target.name}: {json.dumps(target_evaluation.metrics)}")
+        _, target_path = record_on(record, target, target_evaluation, protocol.name,
+                                   os.path.join(config.output, "results"))
+        log(f"result record: {target_path}")
     return record, path
 
 
-def evaluate_checkpoint(checkpoint, plugins, *, dataset, root=None, device="auto", workers=None,
-                        evaluator="reid_bench", rerank=False, allow_partial=False, eval_batch_size=128):
-    """Evaluate a run's ``model.pt`` on ``dataset`` (``reid-bench eval``). The model is rebuilt from the
-    ``run.json`` beside the checkpoint (:func:`reid_bench.inference.load_model`); the test-time features
-    follow the run's recipe."""
+def evaluate_checkpoint(checkpoint, plugins, *, datasets, root=None, device="auto", workers=None,
+                        evaluator="reid_bench", rerank=False, allow_partial=False, eval_batch_size=128,
+                        test_time=None, output=None):
+    """Evaluate a run's ``model.pt`` on each protocol of ``datasets`` (``reid-bench eval``); returns
+    ``[(protocol name, evaluation, record path or None)]``. The model is rebuilt from the ``run.json``
+    beside the checkpoint (:func:`reid_bench.inference.load_model`); the test-time features follow the
+    run's recipe. Each re-id evaluation writes a result record (:mod:`.cross_domain`) under
+    ``output``/results, by default the results folder of the run's own output."""
     from .inference import load_model
 
-    model = load_model(checkpoint, device=device, plugins=plugins)
-    protocol = plugins.datasets.get(dataset)
-    splits = protocol.load(root, allow_partial=allow_partial, trial=0)
-    config = RunConfig(plugin=model.method.name, dataset=dataset,
+    loaded = load_model(checkpoint, device=device, plugins=plugins)
+    method, info, recipe, model, device = loaded.method, loaded.info, loaded.recipe, loaded.network, loaded.device
+    protocols = [plugins.datasets.get(name) for name in dict.fromkeys(datasets)]
+    started_at = utc_now()
+    folder = os.path.dirname(os.path.abspath(loaded.checkpoint))
+    results_dir = None
+    if any(protocol.task == "reid" for protocol in protocols):
+        parts = [_slug(p) for p in (info["method"], info["variant"], info["protocol"], info["recipe_name"],
+                                     f"seed{info['seed']}")]
+        results_dir = results_dir_of(folder, parts, output)
+        check_output_writable(os.path.dirname(results_dir))
+        params, flops = model_complexity(model, recipe.input_size, device)
+        run_id = f"{'-'.join(parts[:-1])}-seed{info['seed']}-eval-{started_at.replace(':', '').replace('+0000', 'Z')}"
+        base = checkpoint_record(folder, info, recipe, started_at, run_id=run_id,
+                                 plugin=plugins.methods.owner(method.name),
+                                 backbone=method.variant(info["variant"]).backbone or method.backbone,
+                                 params=params, flops=flops, device=str(device))
+    config = RunConfig(plugin=method.name, dataset=protocols[0].name,
                        workers=default_workers() if workers is None else workers, evaluator=evaluator,
-                       rerank=rerank, eval_batch_size=eval_batch_size)
-    return _evaluate(model.network, model.method, model.recipe, protocol, splits, config, model.device)
+                       rerank=rerank, eval_batch_size=eval_batch_size, test_time=test_time)
+    done = []
+    for protocol in protocols:
+        splits = protocol.load(root, allow_partial=allow_partial, trial=0)
+        evaluation = _evaluate(model, method, recipe, protocol, splits, config, device)
+        path = None
+        if protocol.task == "reid":
+            _, path = record_on(base, protocol, evaluation, info["protocol"], results_dir)
+        done.append((protocol.name, evaluation, path))
+    return done

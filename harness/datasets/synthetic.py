@@ -15,12 +15,19 @@ What makes it a re-id problem rather than a toy:
 - every image has its own pose (facing front/back/side, walking phase), scale and crop jitter,
   background clutter, and a share of images is partially occluded;
 - the gallery holds distractor images (pid 0: clutter and partial people) and junk (pid -1).
+
+A second domain, ``synthetic-shift`` (:data:`SHIFT`), is made by the same generator with another seed,
+identities whose attribute combinations are none of ``synthetic``'s, five other cameras (warm, cool,
+green and magenta casts, other exposure and contrast, 0.3-0.4 of the resolution or blur) and tiled
+indoor backgrounds instead of street clutter: training on ``synthetic`` and testing on ``synthetic-shift`` is a
+domain-generalisation protocol, as Market-1501 -> DukeMTMC-reID is on real data.
 """
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -69,15 +76,74 @@ LAYOUT = (
 )
 
 
+#: the shifted domain's cameras: other lighting and casts, and two keys ``synthetic``'s cameras lack:
+#: ``scale`` (the crop is taken at this fraction of the resolution and scaled back up) and ``blur``
+#: (a Gaussian blur of this radius on every frame)
+SHIFT_CAMERAS = [
+    dict(gain=0.825, cast=(1.075, 1.0, 0.9), contrast=0.925, noise=6.0, background=(70, 55, 40), blur=0.8, scale=0.35),
+    dict(gain=1.15, cast=(0.95, 0.985, 1.075), contrast=0.875, noise=4.0, background=(200, 210, 230), scale=0.4),
+    dict(gain=0.975, cast=(0.96, 1.06, 0.96), contrast=1.125, noise=6.0, background=(90, 120, 70), blur=1.2),
+    dict(gain=0.9, cast=(1.05, 0.95, 1.05), contrast=0.95, noise=9.0, background=(120, 60, 110), scale=0.3),
+    dict(gain=1.05, cast=(1.0, 1.0, 1.0), contrast=1.2, noise=2.0, background=(40, 40, 45), blur=0.5),
+]
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What the generator draws for one embedded protocol: its name (the folder under the root and the
+    torchreid dataset name), seed, cameras, background style (``"street"``: clutter of walls, cars and
+    poles; ``"tiles"``: an indoor tiled wall) and whether its identities must differ from
+    ``synthetic``'s."""
+
+    name: str
+    seed: int
+    cameras: tuple
+    background: str = "street"
+    disjoint_from_synthetic: bool = False
+
+
+SYNTHETIC = Domain("synthetic", SEED, tuple(CAMERAS))
+SHIFT = Domain("synthetic-shift", SEED + 1, tuple(SHIFT_CAMERAS), background="tiles", disjoint_from_synthetic=True)
+
+
 def default_root():
     """The cache folder: ``$REID_BENCH_CACHE`` or ``~/.cache/reid_bench``, then ``datasets``."""
     return os.path.join(cache_base(), "datasets")
 
 
-def _config_fingerprint():
+def _config_fingerprint(domain=SYNTHETIC):
     config = dict(version=GENERATOR_VERSION, size=IMAGE_SIZE, cams=NUM_CAMERAS, train=NUM_TRAIN_IDS,
                   test=NUM_TEST_IDS, distractors=NUM_DISTRACTORS, junk=NUM_JUNK, seed=SEED)
+    if domain != SYNTHETIC:
+        config.update(domain=domain.name, seed=domain.seed, cams=[sorted(c.items()) for c in domain.cameras],
+                      background=domain.background, disjoint=domain.disjoint_from_synthetic)
     return hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def identity_key(identity):
+    """The discrete attributes that make an identity (continuous build and height left out)."""
+    return tuple(sorted((k, v) for k, v in identity.items() if not isinstance(v, float)))
+
+
+def synthetic_identity_keys():
+    """Attribute combinations of every identity of ``synthetic`` (train and test): its generator draws
+    them first from its seeded stream, so replaying those draws gives them all."""
+    rng = np.random.default_rng(SEED)
+    return {identity_key(_draw_identity(rng)) for _ in range(NUM_TRAIN_IDS + NUM_TEST_IDS)}
+
+
+def _draw_identities(rng, domain, count):
+    """``count`` identities; for a domain disjoint from ``synthetic`` none of its attribute combinations
+    (nor a repeated one)."""
+    if not domain.disjoint_from_synthetic:
+        return [_draw_identity(rng) for _ in range(count)]
+    excluded, identities = synthetic_identity_keys(), []
+    while len(identities) < count:
+        identity = _draw_identity(rng)
+        if identity_key(identity) not in excluded:
+            excluded.add(identity_key(identity))
+            identities.append(identity)
+    return identities
 
 
 def _draw_identity(rng):
@@ -97,8 +163,24 @@ def _draw_identity(rng):
     )
 
 
-def _background(draw, rng, camera, height, width):
+def _tiled_background(draw, rng, base, height, width):
+    """An indoor wall of tiles (size and grout colour drawn per frame) over a darker floor."""
+    tile = int(rng.integers(6, 14))
+    grout = tuple(int(c) for c in np.clip(base * rng.uniform(0.5, 0.8), 0, 255))
+    draw.rectangle([0, 0, width, height], fill=tuple(int(c) for c in base))
+    for y in range(int(rng.integers(0, tile)), height, tile):
+        draw.line([0, y, width, y], fill=grout)
+    for x in range(int(rng.integers(0, tile)), width, tile):
+        draw.line([x, 0, x, height], fill=grout)
+    draw.rectangle([0, int(height * rng.uniform(0.75, 0.9)), width, height],
+                   fill=tuple(int(c) for c in base * 0.6))
+
+
+def _background(draw, rng, camera, height, width, style="street"):
     base = np.array(camera["background"], dtype=float)
+    if style == "tiles":
+        _tiled_background(draw, rng, base, height, width)
+        return
     draw.rectangle([0, 0, width, height], fill=tuple(int(c) for c in base))
     draw.rectangle([0, int(height * rng.uniform(0.7, 0.85)), width, height],
                    fill=tuple(int(c) for c in base * 0.8))  # floor
@@ -189,7 +271,14 @@ def _person(draw, identity, rng, height, width, view, scale=1.0, dx=0.0, dy=0.0)
 
 
 def _camera_response(image, camera, rng):
-    """Apply the camera's illumination, colour cast, contrast and noise, plus per-frame flicker."""
+    """Apply the camera's resolution and blur (where it has them), illumination, colour cast, contrast and
+    noise, plus per-frame flicker."""
+    if "scale" in camera:
+        width, height = image.size
+        small = (max(1, round(width * camera["scale"])), max(1, round(height * camera["scale"])))
+        image = image.resize(small, resample=Image.BILINEAR).resize((width, height), resample=Image.BILINEAR)
+    if "blur" in camera:
+        image = image.filter(ImageFilter.GaussianBlur(camera["blur"]))
     array = np.asarray(image, dtype=np.float32)
     gain = camera["gain"] * rng.uniform(0.85, 1.15)
     array = array * gain * np.asarray(camera["cast"], dtype=np.float32)
@@ -199,14 +288,15 @@ def _camera_response(image, camera, rng):
     return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
 
 
-def render(identity, camera_index, rng, distractor=False, camera=None):
+def render(identity, camera_index, rng, distractor=False, camera=None, background="street"):
     """One ``IMAGE_SIZE`` crop of ``identity`` seen by camera ``camera_index`` (0-based), or by
-    ``camera`` (a dict shaped like :data:`CAMERAS`' entries) when given."""
+    ``camera`` (a dict shaped like :data:`CAMERAS`' entries) when given, in front of a ``background``
+    of the given style."""
     height, width = IMAGE_SIZE
     camera = camera or CAMERAS[camera_index]
     canvas = Image.new("RGB", (width, height))
     draw = ImageDraw.Draw(canvas)
-    _background(draw, rng, camera, height, width)
+    _background(draw, rng, camera, height, width, background)
     if identity is not None:
         view = ["front", "back", "side"][int(rng.integers(3))]
         scale = rng.uniform(0.8, 1.05)
@@ -232,38 +322,44 @@ def _write(folder, pid, camera_index, frame, image):
     image.save(os.path.join(folder, name), quality=90)
 
 
-def generate(target):
-    """Write the whole dataset into ``target`` (a Market-1501 version folder). Deterministic."""
-    rng = np.random.default_rng(SEED)
+def generate(target, domain=SYNTHETIC):
+    """Write the whole dataset of ``domain`` into ``target`` (a Market-1501 version folder). Deterministic."""
+    rng = np.random.default_rng(domain.seed)
+    num_cameras = len(domain.cameras)
+
+    def draw(identity, cam, distractor=False):
+        return render(identity, cam, rng, distractor=distractor, camera=domain.cameras[cam],
+                      background=domain.background)
+
     folders = {split: os.path.join(target, split) for split in ("bounding_box_train", "query", "bounding_box_test")}
     for folder in folders.values():
         os.makedirs(folder)
-    identities = [_draw_identity(rng) for _ in range(NUM_TRAIN_IDS + NUM_TEST_IDS)]
+    identities = _draw_identities(rng, domain, NUM_TRAIN_IDS + NUM_TEST_IDS)
     frame = 0
     for index, identity in enumerate(identities):
         pid = index + 1
-        cameras = rng.choice(NUM_CAMERAS, size=int(rng.integers(2, 5)), replace=False)
+        cameras = rng.choice(num_cameras, size=int(rng.integers(2, 5)), replace=False)
         if index < NUM_TRAIN_IDS:
             for cam in cameras:
                 for _ in range(int(rng.integers(2, 5))):
                     frame += 1
-                    _write(folders["bounding_box_train"], pid, int(cam), frame, render(identity, int(cam), rng))
+                    _write(folders["bounding_box_train"], pid, int(cam), frame, draw(identity, int(cam)))
         else:
             for cam in cameras:  # one query per camera, the gallery gets the rest
                 frame += 1
-                _write(folders["query"], pid, int(cam), frame, render(identity, int(cam), rng))
+                _write(folders["query"], pid, int(cam), frame, draw(identity, int(cam)))
                 for _ in range(int(rng.integers(1, 4))):
                     frame += 1
-                    _write(folders["bounding_box_test"], pid, int(cam), frame, render(identity, int(cam), rng))
+                    _write(folders["bounding_box_test"], pid, int(cam), frame, draw(identity, int(cam)))
     for _ in range(NUM_DISTRACTORS):  # pid 0: clutter and partial people
         frame += 1
-        cam = int(rng.integers(NUM_CAMERAS))
+        cam = int(rng.integers(num_cameras))
         person = _draw_identity(rng) if rng.random() < 0.6 else None
-        _write(folders["bounding_box_test"], 0, cam, frame, render(person, cam, rng, distractor=True))
+        _write(folders["bounding_box_test"], 0, cam, frame, draw(person, cam, distractor=True))
     for _ in range(NUM_JUNK):  # pid -1: junk, ignored by the evaluation as in Market-1501
         frame += 1
-        cam = int(rng.integers(NUM_CAMERAS))
-        _write(folders["bounding_box_test"], -1, cam, frame, render(None, cam, rng))
+        cam = int(rng.integers(num_cameras))
+        _write(folders["bounding_box_test"], -1, cam, frame, draw(None, cam))
 
 
 def _is_current(marker, fingerprint):
@@ -273,22 +369,22 @@ def _is_current(marker, fingerprint):
         return handle.read().strip() == fingerprint
 
 
-def ensure_generated(root):
-    """Generate the dataset under ``root/synthetic`` unless an up-to-date copy is there. Returns the
-    dataset folder. Written to a temporary folder first and renamed, so an interrupted generation
-    never leaves a half-written dataset behind; a lock makes parallel runs generate it once."""
-    dataset_dir = os.path.join(root, "synthetic")
+def ensure_generated(root, domain=SYNTHETIC):
+    """Generate ``domain``'s dataset under ``root/<domain name>`` unless an up-to-date copy is there.
+    Returns the dataset folder. Written to a temporary folder first and renamed, so an interrupted
+    generation never leaves a half-written dataset behind; a lock makes parallel runs generate it once."""
+    dataset_dir = os.path.join(root, domain.name)
     marker = os.path.join(dataset_dir, "GENERATOR")
-    fingerprint = _config_fingerprint()
+    fingerprint = _config_fingerprint(domain)
     if _is_current(marker, fingerprint):
         return dataset_dir
     os.makedirs(root, exist_ok=True)
-    with exclusive_lock(os.path.join(root, ".synthetic.lock")):
+    with exclusive_lock(os.path.join(root, f".{domain.name}.lock")):
         if _is_current(marker, fingerprint):
             return dataset_dir
-        staging = tempfile.mkdtemp(prefix=".synthetic-", dir=root)
+        staging = tempfile.mkdtemp(prefix=f".{domain.name}-", dir=root)
         try:
-            generate(os.path.join(staging, MARKET_FOLDER))
+            generate(os.path.join(staging, MARKET_FOLDER), domain)
             with open(os.path.join(staging, "GENERATOR"), "w") as handle:
                 handle.write(fingerprint + "\n")
             if os.path.isdir(dataset_dir):
@@ -300,38 +396,43 @@ def ensure_generated(root):
     return dataset_dir
 
 
-def _torchreid_dataset_class():
+def _torchreid_dataset_class(domain):
     from torchreid.reid.data.datasets.image.market1501 import Market1501
 
     class SyntheticMarket(Market1501):
         """torchreid's Market-1501 reader pointed at the generated folder."""
 
-        dataset_dir = "synthetic"
+        dataset_dir = domain.name
         dataset_url = None
 
     return SyntheticMarket
 
 
-def register_with_torchreid():
-    """Make ``synthetic`` a torchreid image dataset (``init_image_dataset('synthetic', ...)``)."""
+def register_with_torchreid(domain=SYNTHETIC):
+    """Make ``domain`` a torchreid image dataset (``init_image_dataset('synthetic', ...)``)."""
     from torchreid.reid.data import datasets
 
-    if "synthetic" not in getattr(datasets, "__image_datasets"):
-        datasets.register_image_dataset("synthetic", _torchreid_dataset_class())
+    if domain.name not in getattr(datasets, "__image_datasets"):
+        datasets.register_image_dataset(domain.name, _torchreid_dataset_class(domain))
 
 
-def load(root=None, allow_partial=False, trial=0):
-    """Train/query/gallery lists of the synthetic set, generated under ``root`` on first use."""
+def load(root=None, allow_partial=False, trial=0, domain=SYNTHETIC):
+    """Train/query/gallery lists of ``domain``'s set, generated under ``root`` on first use."""
     from torchreid.reid.data.datasets import init_image_dataset
 
     root = root or default_root()
     try:
-        ensure_generated(root)
+        ensure_generated(root, domain)
     except OSError as exc:
-        raise DatasetLayoutError(f"cannot create the synthetic dataset under {root}: {exc}") from exc
-    register_with_torchreid()
-    dataset = init_image_dataset("synthetic", root=root, mode="train", verbose=False)
+        raise DatasetLayoutError(f"cannot create the {domain.name} dataset under {root}: {exc}") from exc
+    register_with_torchreid(domain)
+    dataset = init_image_dataset(domain.name, root=root, mode="train", verbose=False)
     return ReidSplits(train=dataset.train, query=dataset.query, gallery=dataset.gallery)
+
+
+def load_shift(root=None, allow_partial=False, trial=0):
+    """Train/query/gallery lists of ``synthetic-shift``, generated under ``root`` on first use."""
+    return load(root, allow_partial, trial, domain=SHIFT)
 
 
 PROTOCOL = ProtocolSpec(
@@ -341,6 +442,20 @@ PROTOCOL = ProtocolSpec(
     split=f"{NUM_TRAIN_IDS} train ids / {NUM_TEST_IDS} test ids, {NUM_CAMERAS} cameras, distractors",
     load=load,
     layout=LAYOUT,
+    input_size=INPUT_SIZE,
+    budget=CPU_BUDGET,
+    pretrained_default=True,
+    pretrained_source="synthetic",
+)
+
+SHIFT_PROTOCOL = ProtocolSpec(
+    name=SHIFT.name,
+    task="reid",
+    title="Synthetic pedestrians, shifted domain (embedded, generated on first use)",
+    split=f"{NUM_TRAIN_IDS} train ids / {NUM_TEST_IDS} test ids, none of synthetic's, {len(SHIFT_CAMERAS)} other "
+          "cameras (lighting, colour casts, low resolution, blur), indoor backgrounds, distractors",
+    load=load_shift,
+    layout=LAYOUT.replace("<root>/synthetic/", f"<root>/{SHIFT.name}/"),
     input_size=INPUT_SIZE,
     budget=CPU_BUDGET,
     pretrained_default=True,

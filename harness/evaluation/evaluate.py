@@ -1,9 +1,13 @@
 """Evaluate a trained model on a protocol's test split.
 
 Re-id: features of query and gallery images from the model in eval mode (through the recipe's
-test-time feature extractor), Euclidean distance, CMC / mAP / mINP under torchreid's market rules
+test-time feature extractor), prepared by the test-time options (:mod:`.test_time`: flipped images,
+query expansion, Euclidean or cosine distance), CMC / mAP / mINP under torchreid's market rules
 (gallery entries with the query's id *and* camera are excluded), plus the same metrics after
-k-reciprocal re-ranking (Zhong et al. 2017; k1 = 20, k2 = 6, lambda = 0.3) as a second set.
+k-reciprocal re-ranking (default k1 = 20, k2 = 6, lambda = 0.3) as a second set. Each query's AP,
+first-match rank and number of true matches are kept too (:attr:`Evaluation.per_query`), so two runs
+can be compared query by query (:mod:`reid_bench.significance`), and the CMC curve to rank 50 (the
+leaderboard's CMC figure).
 Two evaluators give the same numbers: ``reid_bench`` (chunked, memory-bounded, default) and
 ``torchreid`` (its ``compute_distance_matrix`` / ``evaluate_rank`` / ``re_ranking``, the reference).
 
@@ -16,9 +20,9 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from .test_time import TestTimeOptions
 
 EVALUATORS = ("reid_bench", "torchreid")
-RERANK_PARAMS = {"k1": 20, "k2": 6, "lambda_value": 0.3}
 CMC_RANKS = 50  # the record's ``evaluation.cmc`` (percent, ranks 1-50) feeds the leaderboard's CMC figure
 
 
@@ -27,6 +31,9 @@ class Evaluation:
     metrics: dict
     metrics_reranked: dict = None
     details: dict = field(default_factory=dict)
+    #: re-id only: query ``pid`` and ``camid``, and ``ap``, ``first_rank``, ``num_matches`` (see
+    #: :class:`.ranking.RetrievalResult`), plus ``ap_reranked`` and ``first_rank_reranked`` when re-ranked
+    per_query: dict = None
 
 
 def plain_forward(model, images):
@@ -73,21 +80,35 @@ def _percent_curve(cmc):
     return [100.0 * float(value) for value in cmc]
 
 
+def _per_query(q_pids, q_camids, result, reranked):
+    columns = {"pid": np.asarray(q_pids, dtype=np.int64), "camid": np.asarray(q_camids, dtype=np.int64),
+               **result.per_query}
+    if reranked is not None:
+        columns.update(ap_reranked=reranked.per_query["ap"], first_rank_reranked=reranked.per_query["first_rank"])
+    return columns
+
+
 def _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank):
+    """torchreid's metrics; the per-query values come from our ranking of torchreid's own distance
+    matrices (torchreid returns only the means; ours agree with them to rounding, 1e-15)."""
     from torchreid.reid.metrics import compute_distance_matrix, evaluate_rank
     from torchreid.reid.utils import re_ranking
+
+    from .ranking import evaluate_distances
 
     distmat = compute_distance_matrix(qf, gf, "euclidean").numpy()
     cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=CMC_RANKS)
     metrics, curve = _percent_metrics(cmc, mAP, None), _percent_curve(cmc)
-    reranked = None
-    if rerank:
+    result = evaluate_distances(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20)
+    reranked = reranked_result = None
+    if rerank is not None:
         q_q = compute_distance_matrix(qf, qf, "euclidean").numpy()
         g_g = compute_distance_matrix(gf, gf, "euclidean").numpy()
-        distmat = re_ranking(distmat, q_q, g_g, **RERANK_PARAMS)
+        distmat = re_ranking(distmat, q_q, g_g, **rerank.kwargs())
         cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20)
         reranked = _percent_metrics(cmc, mAP, None)
-    return metrics, reranked, {"cmc": curve}
+        reranked_result = evaluate_distances(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20)
+    return metrics, reranked, {"cmc": curve}, _per_query(q_pids, q_camids, result, reranked_result)
 
 
 def _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, device, progress=False):
@@ -97,41 +118,50 @@ def _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, devi
     result = evaluate_features(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=CMC_RANKS, device=device,
                                progress=progress)
     reranked = None
-    if rerank:
+    if rerank is not None:
         reranked = evaluate_reranked(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=20, device=device,
-                                     progress=progress, **RERANK_PARAMS).as_percentages()
-    return result.as_percentages(), reranked, {"num_skipped_queries": result.num_skipped_queries,
-                                               "cmc": _percent_curve(result.cmc)}
+                                     progress=progress, **rerank.kwargs())
+    return (result.as_percentages(), None if reranked is None else reranked.as_percentages(),
+            {"num_skipped_queries": result.num_skipped_queries, "cmc": _percent_curve(result.cmc)},
+            _per_query(q_pids, q_camids, result, reranked))
 
 
-def evaluate_reid(model, loaders, extractor, device, evaluator="reid_bench", rerank=True, progress=False):
-    """Retrieval metrics (percent) of ``model`` on ``{"query", "gallery"}`` loaders; ``progress`` shows
-    bars for feature extraction, metrics and re-ranking."""
+def evaluate_reid(model, loaders, extractor, device, evaluator="reid_bench", options=None, progress=False):
+    """Retrieval metrics (percent) of ``model`` on ``{"query", "gallery"}`` loaders, tested with
+    ``options`` (:class:`.test_time.TestTimeOptions`; default: plain features, Euclidean distance,
+    default re-ranking); ``progress`` shows bars for feature extraction, metrics and re-ranking."""
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown evaluator {evaluator!r}; expected one of {', '.join(EVALUATORS)}")
+    options = TestTimeOptions() if options is None else options
     start = time.perf_counter()
+    extractor = options.extractor(extractor)
     qf, q_pids, q_camids = extract_features(model, loaders["query"], extractor, device, progress, "query features")
     gf, g_pids, g_camids = extract_features(model, loaders["gallery"], extractor, device, progress,
                                             "gallery features")
-    return evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator, rerank, device, start,
+    return evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator, options, device, start,
                                   progress)
 
 
-def evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator="reid_bench", rerank=True,
+def evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator="reid_bench", options=None,
                            device=None, start=None, progress=False):
     """Retrieval metrics (percent) of query and gallery features (float32 tensors) with their identities and
-    cameras; ``start`` (a ``perf_counter`` time) is where ``wall_s`` counts from (default: now)."""
+    cameras under the test-time ``options`` (their ``flip`` is the extractor's business, done before);
+    ``start`` (a ``perf_counter`` time) is where ``wall_s`` counts from (default: now)."""
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown evaluator {evaluator!r}; expected one of {', '.join(EVALUATORS)}")
+    options = TestTimeOptions() if options is None else options
     start = time.perf_counter() if start is None else start
+    qf, gf = options.prepare(qf, gf)
     if evaluator == "torchreid":
-        metrics, reranked, extra = _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank)
+        metrics, reranked, extra, per_query = _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids,
+                                                                 options.rerank)
     else:
-        metrics, reranked, extra = _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, device,
-                                                       progress)
+        metrics, reranked, extra, per_query = _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids,
+                                                                  options.rerank, device, progress)
     details = {"evaluator": evaluator, "num_query": len(q_pids), "num_gallery": len(g_pids),
-               "feature_dim": int(qf.shape[1]), "wall_s": time.perf_counter() - start, **extra}
-    return Evaluation(metrics, reranked, details)
+               "feature_dim": int(qf.shape[1]), "wall_s": time.perf_counter() - start, **extra,
+               "test_time": options.describe()}
+    return Evaluation(metrics, reranked, details, per_query)
 
 
 @torch.no_grad()

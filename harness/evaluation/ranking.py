@@ -81,6 +81,10 @@ class RetrievalResult:
     mINP: float
     num_valid_queries: int
     num_skipped_queries: int
+    #: per query, in query order: ``ap`` (NaN for a skipped query), ``first_rank`` (1-based rank of the
+    #: first correct match among the kept gallery entries; 0 when skipped), ``num_matches`` (correct
+    #: matches kept; 0 when skipped). ``mAP`` is the mean of ``ap`` over queries with ``num_matches > 0``.
+    per_query: Optional[dict] = None
 
     def as_percentages(self) -> dict:
         """``{"mAP", "mINP", "R1", "R5", "R10", "R20"}`` in percent; an ``R<k>`` beyond the CMC's length
@@ -273,6 +277,7 @@ class _MarketAccumulator:
         self.first = np.full(self.num_q, -1, dtype=np.int64)
         self.ap = np.zeros(self.num_q, dtype=np.float64)
         self.inp = np.zeros(self.num_q, dtype=np.float64)
+        self.num_matches = np.zeros(self.num_q, dtype=np.int64)
         self.seen = np.zeros(self.num_q, dtype=bool)
         self._argsort_everything = False  # adaptive: most rows need argsort anyway
         self.num_tie_rows = 0
@@ -330,6 +335,7 @@ class _MarketAccumulator:
         prec = np.where(vmask, (m[None, :] + 1.0) / (ranks + 1.0), 0.0)
         self.ap[qrows] = prec.sum(1) / nvalid
         self.first[qrows] = ranks[:, 0]
+        self.num_matches[qrows] = nvalid
         last = ranks[np.arange(len(rows)), nvalid - 1]
         self.inp[qrows] = nvalid / (last + 1.0)
 
@@ -422,6 +428,8 @@ class _MarketAccumulator:
             mINP=float(np.mean(self.inp[valid])),
             num_valid_queries=num_valid,
             num_skipped_queries=self.num_q - num_valid,
+            per_query={"ap": np.where(valid, self.ap, np.nan), "first_rank": np.where(valid, self.first + 1, 0),
+                       "num_matches": self.num_matches.copy()},
         )
 
 

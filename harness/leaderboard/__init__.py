@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..atomic import write_text_atomic
 from .aggregate import build_rows
-from .protocols import protocol_pages
+from .protocols import page_filename, protocol_pages
 from .records import SkippedRecord, load_records
 from .render import render_index, render_page
 
@@ -77,7 +77,7 @@ def write_leaderboards(result_dirs, out_dir, plugin_set, include_smoke=False):
     for page in pages:
         page_records = records_by_protocol.get(page.name, [])
         rows = build_rows(page.name, page.task, page_records, methods)
-        filename = f"{page.name}.md"
+        filename = page_filename(page.name)
         figures = write_page_figures(page, rows, out_dir)
         report.figures += figures
         page_text = render_page(page, rows, protocols, [os.path.basename(path) for path in figures])

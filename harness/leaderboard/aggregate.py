@@ -2,7 +2,8 @@
 
 One :class:`Row` per group of runs (see :class:`reid_bench.leaderboard.records.Group`): each metric
 as mean and sample standard deviation (denominator n - 1) over the seeds, beside the numbers the
-paper reports for that method variant on that protocol. A metric some seed lacks (``null`` in its
+paper reports for that method variant on that protocol, and on re-id pages the mAP difference to the
+protocol's baseline row with its bootstrap interval (:mod:`.significance`). A metric some seed lacks (``null`` in its
 record) is left blank rather than averaged over the other seeds. A method variant with reported
 numbers on a protocol but no run there gets a row of its own, "not yet reproduced".
 
@@ -17,10 +18,12 @@ same way), ties broken by method, variant, backbone, recipe, epochs, pretrained 
 reported numbers were measured on, so the order never depends on the order the files were read in.
 """
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
+from ..significance import Comparison
 from .records import TASK_METRICS, Group
+from .significance import against_baseline
 
 #: task -> (metric the rows are sorted by, True when larger is better)
 PRIMARY_METRIC = {"reid": ("mAP", True), "classification": ("top1_err", False)}
@@ -115,6 +118,9 @@ class Row:
     reported: Optional[ReportedNumbers] = None
     group: Optional[Group] = None  # what the runs share (records.Group); None without runs
     cmc: tuple = ()  # mean CMC (percent, rank 1 first) over the seeds, when every seed's record has one
+    test_time: str = ""  # records.evaluation_label
+    is_baseline: bool = False  # the baseline row the significance column compares the others with
+    vs_baseline: Optional[Comparison] = None  # mAP against that row, with its bootstrap interval
 
     @property
     def measured(self):
@@ -142,6 +148,7 @@ def _measured_row(group, records, method, reported):
         recipe_name=group.recipe_name,
         epochs=group.epochs,
         pretrained=group.pretrained,
+        test_time=group.test_time,
         seeds=tuple(record.seed for record in records),
         metrics={name: summarize([record.metrics[name] for record in records]) for name in task_metrics},
         reranked=({name: summarize([metrics[name] for metrics in reranked]) for name in task_metrics}
@@ -178,9 +185,9 @@ def _sort_key(task):
         group = row.group
         training = (() if group is None else
                     (group.plugin, group.batch_size, group.input_size, group.max_iters or 0,
-                     group.amp, group.recipe_fingerprint))
+                     group.amp, group.recipe_fingerprint, group.world_size, group.sync_bn))
         return rank + (row.method, row.variant, row.backbone, row.recipe_name or "", row.epochs or 0, pretrained,
-                       measured_on, training)
+                       measured_on, row.test_time, training)
 
     return key
 
@@ -199,7 +206,8 @@ def build_rows(protocol, task, records, methods):
     rows = []
     for group, members in groups.items():
         numbers = reported.get(group.method, {}).get(group.variant, [])
-        rows.append(_measured_row(group, members, methods.get(group.method), numbers[0] if numbers else None))
+        row = _measured_row(group, members, methods.get(group.method), numbers[0] if numbers else None)
+        rows.append(replace(row, **against_baseline(group, groups, methods)) if task == "reid" else row)
     measured_variants = {(group.method, group.variant) for group in groups}
     for name, by_variant in reported.items():
         method = methods[name]

@@ -1,14 +1,15 @@
 """Which protocol pages the leaderboards have, and which records belong on each.
 
 There is a page for every registered protocol (the real ones show the papers' reported numbers until
-runs exist), for every protocol a record was run on (a protocol from a plugin that is no longer
+runs exist), for every pair of training and test protocols a model was tested on across domains
+(``synthetic->synthetic-shift``), for every protocol a record was run on (a protocol from a plugin that is no longer
 installed keeps its page) and for every protocol a method reports numbers on. A page's task comes
 from the registered protocol, else from its records, else from the reported metric names; a record
 whose task disagrees with its page's is skipped, since its metrics do not fit the page's columns.
 """
 from dataclasses import dataclass
 
-from .records import PROTOCOL_NAME, SkippedRecord, TASK_METRICS
+from .records import PAIR, PROTOCOL_NAME, SkippedRecord, TASK_METRICS
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,20 @@ class ProtocolPage:
     title: str
     split: str = ""
     overrides: str = ""
+
+
+def page_filename(name):
+    """The page's file name: the protocol's name, or ``<source>-to-<target>.md`` for a cross-domain page."""
+    return f"{name.replace(PAIR, '-to-')}.md"
+
+
+def _pair_page(name, task, protocols):
+    """The page of models trained on one protocol and tested on another."""
+    source, target = name.split(PAIR)
+    titles = [protocols[p].title if p in protocols and protocols[p].title else p for p in (source, target)]
+    split = protocols[target].split if target in protocols else ""
+    return ProtocolPage(name, task, f"{source} -> {target}: trained on {titles[0]}, tested on {titles[1]}",
+                        f"tested on {target}'s test split ({split})" if split else f"tested on {target}'s test split")
 
 
 def _reported_task(metric_names):
@@ -39,7 +54,8 @@ def protocol_pages(records, methods, protocols):
     by_protocol, skipped = {}, []
     for record in sorted(records, key=lambda record: record.path):
         name = record.group.protocol
-        page = pages.setdefault(name, ProtocolPage(name, record.task, name))
+        page = pages.setdefault(name, _pair_page(name, record.task, protocols) if PAIR in name
+                                else ProtocolPage(name, record.task, name))
         if record.task != page.task:
             skipped.append(SkippedRecord(
                 record.path, f"task {record.task!r} differs from the {page.task!r} task of protocol {name!r}"

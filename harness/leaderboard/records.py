@@ -6,14 +6,17 @@ schema version 1 (:mod:`reid_bench.results`) holding every key the leaderboards 
 the right kinds. Anything else (not JSON, a JSON file of some other tool, another schema version, a
 record missing keys) is skipped with a reason, never mixed in.
 
-Runs are grouped by :attr:`Record.group`: everything that changes what was trained (protocol, plugin,
+Runs are grouped by :attr:`Record.group`: everything that changes what was trained (protocol, or
+``<trained on>-><tested on>`` for a model tested on another protocol than its training one, plugin,
 method, variant, backbone, pretrained weights: none, ImageNet's or the synthetic ones, and the whole
 resolved recipe: its name, epochs, batch sizes, input size and a fingerprint of everything else, the
-``--max-iters`` cap, mixed precision, and the number of torchrun processes with --sync-bn), so a
-shortened, resized or from-scratch run never averages with a full pretrained one. The number of iterations is not part of it: it follows from the recipe and
-the data, up to the P x K sampler's epoch length, which varies a little with the seed. Smoke runs (any ``--max-iters``) are left off unless
-asked for. Inside a group each seed counts once: when several records share a seed (a rerun, or one
-record copied into two result folders), the run that finished last is used and the others are reported.
+``--max-iters`` cap, mixed precision, and the number of torchrun processes with --sync-bn) and how it was
+tested (the test-time options), so a shortened, resized or from-scratch run never averages with a full
+pretrained one, and runs tested differently never do. The number of iterations is not part of it: it
+follows from the recipe and the data, up to the P x K sampler's epoch length, which varies a little with
+the seed. Smoke runs (any ``--max-iters``) are left off unless asked for. Inside a group each seed counts
+once: when several records share a seed (a rerun, or one record copied into two result folders), the run
+that finished last is used and the others are reported.
 """
 import hashlib
 import json
@@ -38,6 +41,8 @@ REQUIRED_KEYS = (
 
 #: protocol names become file names of the pages
 PROTOCOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+#: a cross-domain page is named ``<trained on>-><tested on>`` (">" is in no protocol name)
+PAIR = "->"
 
 
 def weights_kind(pretrained):
@@ -82,6 +87,7 @@ class Group:
     recipe_fingerprint: str = ""  # of the whole resolved recipe (:func:`recipe_fingerprint`)
     world_size: int = 1  # torchrun processes sharing each batch (:mod:`reid_bench.distributed`)
     sync_bn: bool = False
+    test_time: str = ""  # :func:`evaluation_label`: "" for the default test-time options
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ class Record:
     flops: Optional[int]
     images_per_s: Optional[float]
     cmc: Optional[tuple] = None  # evaluation.cmc: percent at ranks 1, 2, ... (records before it: None)
+    per_query: Optional[str] = None  # path of the per-query file beside the record, when it exists
 
 
 def _is_number(value):
@@ -136,6 +143,45 @@ def _optional_number(value, key, kind=(int, float)):
     if not isinstance(value, kind) or isinstance(value, bool):
         raise InvalidRecord(f"{key} is {value!r}, expected a number or null")
     return value
+
+
+def evaluation_label(evaluation):
+    """How a record was tested, as part of its row's key: ``""`` for the default options (features as
+    they are, Euclidean distance, no query expansion, re-ranking with k1 20, k2 6, lambda 0.3 or none:
+    the plain metrics do not depend on it), else the options that differ, e.g. ``"flip, cosine, AQE
+    k5 alpha3"``. Records written before test-time options were recorded were tested the default way."""
+    options = evaluation.get("test_time") if isinstance(evaluation, dict) else None
+    if options is None:
+        return ""
+    if not isinstance(options, dict):
+        raise InvalidRecord(f"evaluation.test_time is {options!r}, expected an object")
+    parts = []
+    if options.get("flip"):
+        parts.append("flip")
+    if options.get("distance", "euclidean") != "euclidean":
+        parts.append(str(options["distance"]))
+    aqe = options.get("aqe")
+    if isinstance(aqe, dict):
+        times = aqe.get("times", 1)
+        parts.append(f"AQE k{_text(aqe.get('k'))} alpha{_text(aqe.get('alpha'))}" + (f" x{_text(times)}" if times != 1
+                                                                                    else ""))
+    rerank = options.get("rerank")
+    if isinstance(rerank, dict) and (rerank.get("k1"), rerank.get("k2"), rerank.get("lambda")) != (20, 6, 0.3):
+        parts.append(f"re-rank k1 {_text(rerank.get('k1'))} k2 {_text(rerank.get('k2'))} "
+                     f"lambda {_text(rerank.get('lambda'))}")
+    return ", ".join(parts)
+
+
+def _text(value):
+    return f"{value:g}" if _is_number(value) else str(value)
+
+
+def _per_query_path(path, data):
+    name = data.get("per_query")
+    if not isinstance(name, str) or not name:
+        return None
+    found = os.path.join(os.path.dirname(os.path.abspath(path)), name)
+    return found if os.path.isfile(found) else None
 
 
 def _recipe_epochs(recipe):
@@ -202,6 +248,9 @@ def parse_record(path, data):
     protocol = _check_text(data, "protocol")
     if not PROTOCOL_NAME.match(protocol):
         raise InvalidRecord(f"protocol {protocol!r} is not a protocol name")
+    trained_on = data.get("trained_on", protocol)  # records before cross-domain tests: trained where tested
+    if not isinstance(trained_on, str) or not PROTOCOL_NAME.match(trained_on):
+        raise InvalidRecord(f"trained_on {trained_on!r} is not a protocol name")
     seed = data["seed"]
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise InvalidRecord(f"seed is {seed!r}, expected an integer")
@@ -223,7 +272,7 @@ def parse_record(path, data):
         run_id=_check_text(data, "run_id"),
         task=task,
         group=Group(
-            protocol=protocol,
+            protocol=protocol if trained_on == protocol else f"{trained_on}{PAIR}{protocol}",
             method=_check_text(data, "method"),
             variant=_check_text(data, "variant"),
             recipe_name=_check_text(data, "recipe_name"),
@@ -238,6 +287,7 @@ def parse_record(path, data):
             recipe_fingerprint=recipe_fingerprint(data["recipe"]),
             world_size=world_size,
             sync_bn=sync_bn,
+            test_time=evaluation_label(data.get("evaluation")),
         ),
         seed=seed,
         finished_at=_check_text(data, "finished_at"),
@@ -247,6 +297,7 @@ def parse_record(path, data):
         flops=_optional_number(data["flops"], "flops", int),
         images_per_s=_optional_number(train["images_per_s"], "train.images_per_s"),
         cmc=_cmc(data.get("evaluation")),
+        per_query=_per_query_path(path, data),
     )
 
 

@@ -77,7 +77,8 @@ def _reported_notes(row, protocols):
     return texts + list(row.reported.notes)
 
 
-DESCRIPTION_HEADERS = ("method", "variant", "backbone", "recipe", "pretrained", "seeds")
+DESCRIPTION_HEADERS = ("method", "variant", "backbone", "recipe", "pretrained", "seeds", "test-time")
+SIGNIFICANCE_HEADER = "Δ mAP vs baseline [95% CI]"
 
 
 def _recipe_cell(group, detailed=False):
@@ -109,6 +110,7 @@ def _describe_row(row, detailed=False):
         "recipe": _recipe_cell(row.group, detailed) if row.measured else "",
         "pretrained": row.pretrained if row.measured else "",
         "seeds": str(len(row.seeds)),
+        "test-time": row.test_time or ("default" if row.measured else ""),
     }
 
 
@@ -118,9 +120,22 @@ def _descriptions(rows):
     seen = {}
     for row, cells in zip(rows, plain):
         if row.measured:
-            seen.setdefault(tuple(cells.values())[:-1], []).append(row)
+            seen.setdefault(tuple(v for k, v in cells.items() if k != "seeds"), []).append(row)
     alike = {id(row) for rows_alike in seen.values() if len(rows_alike) > 1 for row in rows_alike}
     return [_describe_row(row, detailed=True) if id(row) in alike else cells for row, cells in zip(rows, plain)]
+
+
+def format_comparison(row):
+    """The significance cell: ``"+1.23 [+0.50, +2.00]"``, ``" (n.s.)"`` appended when the interval
+    contains 0; ``"baseline"`` on the baseline row itself; ``""`` without a comparison."""
+    if row.is_baseline:
+        return "baseline"
+    comparison = row.vs_baseline
+    if comparison is None:
+        return ""
+    text = (f"{format_difference(comparison.difference)} [{format_difference(comparison.low)}, "
+            f"{format_difference(comparison.high)}]")
+    return text + (" (n.s.)" if comparison.contains_zero else "")
 
 
 def _has_reported(rows):
@@ -148,6 +163,8 @@ def _columns(task, rows):
         paper = [("paper top-1 err", "paper", "top1_err"), ("paper top-5 err", "paper", "top5_err")]
         differences = [("Δ top-1 err", "difference", "top1_err"), ("Δ top-5 err", "difference", "top5_err")]
     columns = list(ours)
+    if any(row.is_baseline for row in rows):
+        columns.append((SIGNIFICANCE_HEADER, "significance", "mAP"))
     if any(row.reranked for row in rows):
         columns += reranked
     columns += [("params (M)", "params", None), ("FLOPs (G)", "flops", None), ("train img/s", "speed", None)]
@@ -174,6 +191,8 @@ def _value(row, kind, metric, marker):
         return format_stat(row.images_per_s, spread=False, digits=1)
     if kind == "difference":
         return format_difference(row.difference(metric))
+    if kind == "significance":
+        return format_comparison(row)
     if row.reported is None:
         return ""
     if kind == "sources":
@@ -186,16 +205,20 @@ def render_table(page, rows, protocols):
     """``(table, footnotes)`` of one protocol page as GitHub markdown."""
     columns = _columns(page.task, rows)
     primary = columns[0][0]
+    show_test_time = any(row.test_time for row in rows)  # only where some row was tested another way
     footnotes = Footnotes()
     body = []
     for row, cells in zip(rows, _descriptions(rows)):
         marker = footnotes.markers(_reported_notes(row, protocols))
+        if not show_test_time:
+            del cells["test-time"]
         for header, kind, metric in columns:
             cells[header] = _value(row, kind, metric, marker)
         if not row.measured:
             cells[primary] = NOT_REPRODUCED
         body.append([_cell(text) for text in cells.values()])
-    headers = list(DESCRIPTION_HEADERS) + [header for header, _, _ in columns]
+    headers = [header for header in DESCRIPTION_HEADERS if header != "test-time" or show_test_time]
+    headers += [header for header, _, _ in columns]
     return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True), footnotes.render()
 
 
@@ -207,8 +230,22 @@ def _legend(task, rows):
             "and train img/s are means over the seeds.",
             "- Sorted by our mAP, best first; rows without runs follow, by the paper's mAP.",
         ]
+        if any(row.is_baseline for row in rows):
+            lines.append(
+                f"- {SIGNIFICANCE_HEADER}: our mAP minus that of the `baseline` row with the same recipe, epochs, "
+                "pretrained weights and test-time options, in points, with a 95% interval from a paired bootstrap "
+                "over the queries (and the seeds of each row; 1000 resamples, seed 0; `reid-bench compare` gives "
+                "the same for any two runs); (n.s.): the interval contains 0, the difference is not significant. "
+                "Blank: no such baseline row, or a record without per-query results (written before they were "
+                "saved).")
         if _has_reranked(rows):
-            lines.append("- re-ranked: k-reciprocal re-ranking (k1 = 20, k2 = 6, lambda = 0.3).")
+            lines.append("- re-ranked: k-reciprocal re-ranking (k1 = 20, k2 = 6, lambda = 0.3, unless the "
+                         "test-time column says otherwise)." if any(row.test_time for row in rows) else
+                         "- re-ranked: k-reciprocal re-ranking (k1 = 20, k2 = 6, lambda = 0.3).")
+        if any(row.test_time for row in rows):
+            lines.append("- test-time: how the features were tested (`default`: as extracted, Euclidean distance); "
+                         "flip, cosine distance, alpha-query expansion (AQE) or other re-ranking parameters "
+                         "otherwise. Rows tested differently are never averaged together.")
     else:
         lines = [
             "- top-1 and top-5 error: mean ± sample standard deviation (n - 1) over the seeds, in "
@@ -272,7 +309,9 @@ def _best(task, rows):
     best = next((row for row in rows if row.measured), None)
     if best is None:
         return ""
-    return f"{metric}: {best.method} ({best.variant}, {best.recipe_name}): {format_stat(best.metrics[metric])}"
+    tested = f", {best.test_time}" if best.test_time else ""
+    return (f"{metric}: {best.method} ({best.variant}, {best.recipe_name}{tested}): "
+            f"{format_stat(best.metrics[metric])}")
 
 
 def render_index(pages):

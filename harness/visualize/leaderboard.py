@@ -29,9 +29,11 @@ def row_label(row):
 
 
 def figure_names(protocol, task):
-    """The figure files of a page, in the order they are embedded."""
-    metric = PRIMARY_METRIC[task][0]
-    return ([f"{protocol}-cmc.svg"] if task == "reid" else []) + [f"{protocol}-{metric}.svg"]
+    """The figure files of a page, in the order they are embedded (named like the page's file)."""
+    from ..leaderboard.protocols import page_filename
+
+    stem, metric = page_filename(protocol)[:-len(".md")], PRIMARY_METRIC[task][0]
+    return ([f"{stem}-cmc.svg"] if task == "reid" else []) + [f"{stem}-{metric}.svg"]
 
 
 def _cmc_figure(rows, plt):

@@ -25,7 +25,7 @@ def no_downloads(monkeypatch):
 
 
 def test_every_protocol_is_registered(registry):
-    assert set(REAL_PROTOCOLS) | {"synthetic"} == set(registry.names())
+    assert set(REAL_PROTOCOLS) | {"synthetic", "synthetic-shift"} == set(registry.names())
     assert registry.owner("market1501") == "reid_bench"
 
 

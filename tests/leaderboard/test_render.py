@@ -6,6 +6,7 @@ the diff of ``tests/leaderboard/golden/``.
 import os
 import shutil
 
+import numpy as np
 import pytest
 from records_factory import make_record, reid_metrics, write_records
 
@@ -38,7 +39,28 @@ def golden_records():
                     seed=0, metrics=reid_metrics(80.0, 85.0)),
         make_record(seed=0, metrics={"top1_err": 24.5, "top5_err": 7.0}, **classification),
         make_record(seed=1, metrics={"top1_err": 25.0, "top5_err": 7.5}, **classification),
+        make_record(seed=0, metrics=reid_metrics(64.0, 83.0), test_time=FLIP_COSINE),
     ]
+
+
+FLIP_COSINE = {"flip": True, "distance": "cosine", "aqe": {"k": 5, "alpha": 3.0, "times": 1}, "rerank": None}
+
+
+def golden_per_query():
+    """Per-query APs of some synthetic records (40 queries): alpha is 10 points above the baseline on
+    every query (significant), beta is +5 and -5 points on alternate queries (mean 0, not significant);
+    the other rows have no per-query file (blank significance cells)."""
+    base = np.linspace(0.3, 0.7, 40)
+    wobble = np.where(np.arange(40) % 2 == 0, 0.05, -0.05)
+    by_run = {}
+    for record in golden_records():
+        if record["protocol"] != "synthetic" or record["recipe_name"] != "uniform" or "test_time" in record["evaluation"]:
+            continue
+        seed = record["seed"] * 0.01
+        ap = {"baseline": base + seed, "alpha": base + 0.1 + seed, "beta": base + wobble + seed}.get(record["method"])
+        if ap is not None and record["variant"] == "full":
+            by_run[record["run_id"]] = ap
+    return by_run
 
 
 def _render(results, out, plugin_set):
@@ -48,7 +70,7 @@ def _render(results, out, plugin_set):
 
 
 def test_fixed_records_render_to_the_golden_markdown(tmp_path, plugin_set):
-    write_records(tmp_path / "results", golden_records())
+    write_records(tmp_path / "results", golden_records(), golden_per_query())
     pages = _render(tmp_path / "results", tmp_path / "out", plugin_set)
 
     assert sorted(pages) == ["README.md", "cifar100.md", "cuhk03-labeled-classic.md", "cuhk03-labeled.md",
@@ -63,12 +85,13 @@ def test_fixed_records_render_to_the_golden_markdown(tmp_path, plugin_set):
 
 
 def test_rendering_is_byte_identical_whatever_the_file_order(tmp_path, plugin_set):
-    write_records(tmp_path / "results", golden_records())
+    write_records(tmp_path / "results", golden_records(), golden_per_query())
     first = _render(tmp_path / "results", tmp_path / "first", plugin_set)
     again = _render(tmp_path / "results", tmp_path / "first", plugin_set)
     # the same records under other file names and folders, written in the opposite order
     for index, record in enumerate(reversed(golden_records())):
-        write_records(tmp_path / "shuffled" / f"batch{index % 3}", [{**record, "run_dir": f"elsewhere/{index}"}])
+        write_records(tmp_path / "shuffled" / f"batch{index % 3}", [{**record, "run_dir": f"elsewhere/{index}"}],
+                      golden_per_query())
     shuffled = _render(tmp_path / "shuffled", tmp_path / "second", plugin_set)
     assert again == first
     assert shuffled == first

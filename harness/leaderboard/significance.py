@@ -1,0 +1,55 @@
+"""The leaderboard's significance column: each row's mAP against its protocol's baseline row.
+
+A row's baseline row is the row of the ``baseline`` method (its default variant) on the same protocol
+with the same recipe, training epochs, pretrained weights and test-time options, so the difference is
+the method's, not the schedule's or the testing's. The difference and its interval come from
+:func:`reid_bench.significance.paired_bootstrap` over the rows' per-query files (queries paired, seeds
+of each row resampled), with a fixed number of resamples and a fixed seed so a page is the same bytes
+every time it is generated. A row whose records (or whose baseline's) lack per-query files gets none.
+"""
+from typing import Optional
+
+from ..errors import UserError
+from ..per_query import load_per_query
+from ..significance import Comparison, aligned_ap, paired_bootstrap
+
+BASELINE_METHOD = "baseline"
+RESAMPLES = 1000
+SEED = 0
+
+
+def baseline_group(group, groups, methods):
+    """The group of ``group``'s baseline row among ``groups``, or ``None``."""
+    method = methods.get(BASELINE_METHOD)
+    variant = method.default_variant if method is not None else None
+    matches = [other for other in groups
+               if other.method == BASELINE_METHOD and (variant is None or other.variant == variant)
+               and (other.protocol, other.recipe_name, other.epochs, other.pretrained, other.test_time)
+               == (group.protocol, group.recipe_name, group.epochs, group.pretrained, group.test_time)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def compare_records(records, baseline_records) -> Optional[Comparison]:
+    """mAP of ``records`` minus that of ``baseline_records`` (each one record per seed), or ``None``
+    when a per-query file is missing or the two were not tested on the same queries."""
+    if any(record.per_query is None for record in [*records, *baseline_records]):
+        return None
+    try:
+        sides = [[(record.path, load_per_query(record.per_query)) for record in side]
+                 for side in (records, baseline_records)]
+        ours, theirs = aligned_ap(sides)
+    except UserError:
+        return None
+    return paired_bootstrap(ours, theirs, resamples=RESAMPLES, seed=SEED)
+
+
+def against_baseline(group, groups, methods):
+    """``{"is_baseline", "vs_baseline"}`` for the row of ``group`` (``groups`` maps every group of the
+    page to its records, sorted by seed)."""
+    reference = baseline_group(group, groups, methods)
+    if reference is None:
+        return {"is_baseline": False, "vs_baseline": None}
+    if reference == group:
+        return {"is_baseline": True, "vs_baseline": None}
+    ours, theirs = (sorted(groups[key], key=lambda record: record.seed) for key in (group, reference))
+    return {"is_baseline": False, "vs_baseline": compare_records(ours, theirs)}
