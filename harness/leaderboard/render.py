@@ -233,7 +233,7 @@ def _legend(task, rows):
         if any(row.is_baseline for row in rows):
             lines.append(
                 f"- {SIGNIFICANCE_HEADER}: our mAP minus that of the `baseline` row with the same recipe, epochs, "
-                "pretrained weights and test-time options, in points, with a 95% interval from a paired bootstrap "
+                "batch and input size, pretrained weights, precision, world size and test-time options, in points, with a 95% interval from a paired bootstrap "
                 "over the queries (and the seeds of each row; 1000 resamples, seed 0; `reid-bench compare` gives "
                 "the same for any two runs); (n.s.): the interval contains 0, the difference is not significant. "
                 "Blank: no such baseline row, or a record without per-query results (written before they were "

@@ -1,8 +1,9 @@
 """The leaderboard's significance column: each row's mAP against its protocol's baseline row.
 
 A row's baseline row is the row of the ``baseline`` method (its default variant) on the same protocol
-with the same recipe, training epochs, pretrained weights and test-time options, so the difference is
-the method's, not the schedule's or the testing's. The difference and its interval come from
+with the same recipe name, training epochs, batch and input sizes, pretrained weights, ``--max-iters``,
+mixed precision, world size and test-time options, so the difference is the method's, not the
+schedule's or the testing's. The difference and its interval come from
 :func:`reid_bench.significance.paired_bootstrap` over the rows' per-query files (queries paired, seeds
 of each row resampled), with a fixed number of resamples and a fixed seed so a page is the same bytes
 every time it is generated. A row whose records (or whose baseline's) lack per-query files gets none.
@@ -18,14 +19,20 @@ RESAMPLES = 1000
 SEED = 0
 
 
+def _setting(group):
+    """What a row and its baseline row share: everything but the method, its plugin and its recipe's
+    method-specific details (the fingerprint)."""
+    return (group.protocol, group.recipe_name, group.epochs, group.batch_size, group.input_size, group.pretrained,
+            group.max_iters, group.amp, group.world_size, group.sync_bn, group.test_time)
+
+
 def baseline_group(group, groups, methods):
     """The group of ``group``'s baseline row among ``groups``, or ``None``."""
     method = methods.get(BASELINE_METHOD)
     variant = method.default_variant if method is not None else None
     matches = [other for other in groups
                if other.method == BASELINE_METHOD and (variant is None or other.variant == variant)
-               and (other.protocol, other.recipe_name, other.epochs, other.pretrained, other.test_time)
-               == (group.protocol, group.recipe_name, group.epochs, group.pretrained, group.test_time)]
+               and _setting(other) == _setting(group)]
     return matches[0] if len(matches) == 1 else None
 
 
