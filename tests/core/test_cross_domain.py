@@ -54,7 +54,7 @@ def test_run_test_on_eval_and_leaderboard_pages(tmp_path, capsys, toy_plugin):
     assert evaluated["train"]["epochs"] == 1 and evaluated["plugin"] == "reid_bench_toy"
 
     out = tmp_path / "leaderboards"
-    assert main(["leaderboard", "--results", results, "--out", str(out)]) == 0
+    assert main(["leaderboard", "--results", results, "--out", str(out), "--include-smoke"]) == 0
     page = (out / "synthetic-to-synthetic-shift.md").read_text()
     assert page.startswith("# synthetic -> synthetic-shift: trained on Synthetic pedestrians")
     assert page.count("| toy ") == 2  # plain and flipped features: two rows

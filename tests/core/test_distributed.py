@@ -136,8 +136,8 @@ def test_two_gloo_processes_train_one_replica_and_evaluate_like_one_process(tmp_
     assert record["train"]["iterations"] == 2
     with open(os.path.join(record["run_dir"], "settings.json")) as handle:
         assert json.load(handle)["world_size"] == 2
-    evaluation = evaluate_checkpoint(os.path.join(record["run_dir"], "model.pt"), load_plugins(), dataset="synthetic",
-                                     device="cpu", workers=0)
+    ((_, evaluation, _),) = evaluate_checkpoint(os.path.join(record["run_dir"], "model.pt"), load_plugins(),
+                                                datasets=["synthetic"], device="cpu", workers=0)
     assert evaluation.metrics == pytest.approx(record["metrics"], abs=1e-6)
 
 
