@@ -1,5 +1,5 @@
 """The ``reid-bench`` command line: ``list``, ``run``, ``eval``, ``check``, ``extract``, ``search``, ``export``,
-``compare``, ``leaderboard`` and ``visualize``.
+``compare``, ``config``, ``leaderboard`` and ``visualize``.
 
 User errors (unknown names, missing data or weights, an existing run folder) and files the operating
 system refuses (permissions, a full disk) print one line starting with ``error:`` and exit with status 2,
@@ -10,6 +10,7 @@ import json
 import sys
 import textwrap
 
+from . import config as config_module
 from .backbones import WEIGHT_SOURCES
 from .engine.acceleration import AMP_DTYPES
 from .errors import UserError
@@ -52,12 +53,12 @@ def _common_parser(dest="plugin_module"):
     return common
 
 
-def _data_arguments(parser, several=False):
+def _data_arguments(parser, several=False, dataset_required=True):
     if several:
         parser.add_argument("--dataset", required=True, nargs="+", metavar="PROTOCOL",
                             help="protocol names (see `reid-bench list`); one record each")
     else:
-        parser.add_argument("--dataset", required=True, help="protocol name (see `reid-bench list`)")
+        parser.add_argument("--dataset", required=dataset_required, help="protocol name (see `reid-bench list`)")
     parser.add_argument("--root", help="folder holding the dataset (synthetic: defaults to the cache folder)")
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept a dataset copy whose split sizes differ from the published ones")
@@ -68,28 +69,12 @@ def _data_arguments(parser, several=False):
                         help="retrieval metrics implementation (torchreid's is the reference)")
 
 
-def build_parser():
-    common = _common_parser()
-    # given before the command (`reid-bench --plugin-module X run ...`) it lands in its own list, which
-    # the command's own --plugin-module (default []) cannot overwrite; main() joins the two
-    parser = _Parser(
-        prog="reid-bench",
-        description="Benchmark person re-identification methods (plugins) under uniform protocols.",
-        epilog="Example: reid-bench run --plugin baseline --dataset synthetic",
-        parents=[_common_parser("plugin_module_before_command")],
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    commands.add_parser("list", parents=[common], help="show plugins, methods, variants and protocols",
-                        description="Show the plugins (built-in and third-party) with their methods, "
-                                    "variants and reported numbers, and the protocols with their splits.")
-
-    run = commands.add_parser("run", parents=[common], help="train, evaluate and write a result record",
-                              description="Train a method with a recipe on a protocol, evaluate it and write "
-                                          "one result record per seed under OUTPUT/results.")
-    run.add_argument("--plugin", required=True, help="plugin (or method) name, see `reid-bench list`")
+def _run_arguments(run):
+    """The options of an experiment (``run`` and ``config show``)."""
+    run.add_argument("--plugin", help="plugin (or method) name, see `reid-bench list` (or from --config)")
     run.add_argument("--variant", help="named variant (default: the full method)")
-    _data_arguments(run)
+    _data_arguments(run, dataset_required=False)
+    config_module.add_arguments(run)
     run.add_argument("--test-on", nargs="+", default=[], metavar="PROTOCOL",
                      help="also test the trained model on these protocols (cross-domain), one record each")
     run.add_argument("--recipe", choices=RECIPES, default="paper",
@@ -117,12 +102,7 @@ def build_parser():
     run.add_argument("--channels-last", action="store_true", help="channels-last (NHWC) weights and images")
     run.add_argument("--compile", action="store_true", help="compile the model with torch.compile")
     run.add_argument("--output", default="runs", help="run folders and results/ go here (default runs)")
-    run.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint, with the options it was started "
-                          "with (a changed recipe, --epochs, --batch-size or --input-size is refused: the "
-                          "run folder's recipe.json says what it was started with)")
-    run.add_argument("--overwrite", action="store_true", help="start again even if the run folder has a checkpoint")
     run.add_argument("--no-rerank", dest="rerank", action="store_false", help="skip re-ranked metrics")
-    run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     run.add_argument("--eval-every", type=POSITIVE, metavar="N",
                      help="also evaluate every N epochs (TensorBoard and the record's history; never used to "
                           "pick a checkpoint)")
@@ -130,6 +110,43 @@ def build_parser():
                      help="under torchrun on CUDA: SyncBatchNorm, statistics over the global batch (default: "
                           "each process's BatchNorm sees its own share)")
     test_time.add_arguments(run)
+
+
+def build_parser():
+    common = _common_parser()
+    # given before the command (`reid-bench --plugin-module X run ...`) it lands in its own list, which
+    # the command's own --plugin-module (default []) cannot overwrite; main() joins the two
+    parser = _Parser(
+        prog="reid-bench",
+        description="Benchmark person re-identification methods (plugins) under uniform protocols.",
+        epilog="Example: reid-bench run --plugin baseline --dataset synthetic",
+        parents=[_common_parser("plugin_module_before_command")],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("list", parents=[common], help="show plugins, methods, variants and protocols",
+                        description="Show the plugins (built-in and third-party) with their methods, "
+                                    "variants and reported numbers, and the protocols with their splits.")
+
+    run = commands.add_parser("run", parents=[common], help="train, evaluate and write a result record",
+                              description="Train a method with a recipe on a protocol, evaluate it and write "
+                                          "one result record per seed under OUTPUT/results. Options can come from "
+                                          "a --config file; those given here win, and --set overrides any "
+                                          "option or recipe value.")
+    _run_arguments(run)
+    run.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint, with the options it was started "
+                          "with (a changed recipe, --epochs, --batch-size or --input-size is refused: the "
+                          "run folder's recipe.json says what it was started with)")
+    run.add_argument("--overwrite", action="store_true", help="start again even if the run folder has a checkpoint")
+    run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+    config = commands.add_parser("config", parents=[common], help="show the fully resolved config of a run",
+                                 description="Experiment configs (YAML): `reid-bench config show` prints one.")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    show = config_commands.add_parser("show", parents=[common], help="print a run's fully resolved config as YAML",
+                                      description="Print the run options, the resolved recipe and the loss terms "
+                                                  "of a run as YAML, ready for `reid-bench run --config`.")
+    _run_arguments(show)
 
     evaluate = commands.add_parser("eval", parents=[common], help="evaluate a trained model or saved features",
                                    description="Evaluate the model.pt of a run folder, or saved query and gallery "
@@ -230,21 +247,17 @@ def command_list(args, plugins):
 
 
 def command_run(args, plugins):
-    from .runs import RunConfig, run
+    from .runs import run
 
-    for seed in args.seeds:
-        config = RunConfig(
-            plugin=args.plugin, dataset=args.dataset, variant=args.variant, root=args.root, recipe=args.recipe,
-            seed=seed, epochs=args.epochs, max_iters=args.max_iters, batch_size=args.batch_size,
-            input_size=tuple(args.input_size) if args.input_size else None, device=args.device, amp=args.amp,
-            channels_last=args.channels_last, compile=args.compile,
-            pretrained=args.pretrained, pretrained_from=args.pretrained_from, weights_dir=args.weights_dir, workers=args.workers, output=args.output,
-            resume=args.resume, overwrite=args.overwrite, rerank=args.rerank, evaluator=args.evaluator,
-            allow_partial=args.allow_partial, progress=args.progress, eval_every=args.eval_every,
-            sync_bn=args.sync_bn, test_time=test_time.from_arguments(args), test_on=tuple(args.test_on),
-        )
+    experiment = config_module.experiment_from_args(args, args.given_options)
+    for config in config_module.run_configs(experiment, resume=args.resume, overwrite=args.overwrite,
+                                            progress=args.progress):
         run(config, plugins)
     return 0
+
+
+def command_config(args, plugins):
+    return config_module.command_show(args, plugins, args.given_options)
 
 
 def command_eval(args, plugins):
@@ -320,11 +333,26 @@ def command_visualize(args, plugins):
 
 COMMANDS = {"list": command_list, "run": command_run, "eval": command_eval, "check": command_check,
             "extract": command_extract, "search": command_search, "export": command_export,
-            "compare": command_compare, "leaderboard": command_leaderboard, "visualize": command_visualize}
+            "compare": command_compare, "config": command_config, "leaderboard": command_leaderboard, "visualize": command_visualize}
+
+
+def _given_options(argv):
+    """The destinations of the options given on the command line ``argv`` (defaults left out), so that a
+    --config file's values give way only to options really given."""
+    parser = build_parser()
+    parsers = [parser]
+    while parsers:
+        for action in parsers.pop()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+            else:
+                action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    args.given_options = _given_options(argv)
     try:
         plugins = load_plugins(list(dict.fromkeys(args.plugin_module_before_command + args.plugin_module)))
         if args.command != "list":

@@ -81,7 +81,8 @@ def checkpoint_record(run_folder, info, recipe, started_at, **fields):
         "distributed": {"world_size": settings.get("world_size", 1), "sync_bn": settings.get("sync_bn", False)},
         "versions": library_versions(),
         "git_commit": git_commit(), "started_at": started_at, "resumed": False, "run_dir": run_folder,
-        "evaluated_checkpoint": os.path.join(run_folder, "model.pt"), **fields,
+        "evaluated_checkpoint": os.path.join(run_folder, "model.pt"), "overrides": info.get("overrides") or {},
+        **fields,
     }
 
 

@@ -121,6 +121,17 @@ def load_model(run_dir_or_model_pt, *, device="auto", plugins=None):
     method.variant(info["variant"])
     trained_on = plugins.datasets.get(info["protocol"])
     recipe = resolve_recipe(method, trained_on, info["recipe_name"], input_size=tuple(info["input_size"]))
+    if info.get("overrides"):  # trained with a config's or --set's changes: the recipe.json beside it says which
+        from .config import recipe_of_document
+
+        recipe_path = os.path.join(os.path.dirname(info_path), "recipe.json")
+        try:
+            with open(recipe_path) as handle:
+                document = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read {recipe_path} ({type(exc).__name__}: {exc}); {info_path} says the run's "
+                            "recipe was overridden, and recipe.json holds how") from None
+        recipe = recipe_of_document(recipe, document)
     device = resolve_device(device)
     state = _load_state(checkpoint)
     network = build_model(plugins, method, info["variant"], trained_on, recipe, info["num_classes"],

@@ -6,6 +6,8 @@ Schema version 1 (every key always present; ``null`` where not applicable)::
     run_id           "<method>-<variant>-<protocol>-<recipe>-seed<seed>-<UTC timestamp>"
     plugin, method, variant, protocol, task ("reid" | "classification"), recipe_name ("paper" | "uniform")
     recipe           the fully resolved Recipe as a dict (stages, optimizer, schedule, input size ...)
+    overrides        {path: value}: where the recipe differs from the stock one of its name (a config's
+                     recipe / loss_terms sections, ``--set``; :mod:`reid_bench.config`); {} for none
     seed             int
     metrics          reid: {"mAP","mINP","R1","R5","R10","R20"} in percent (trial mean for multi-trial
                      protocols); classification: {"top1_err","top5_err"} in percent

@@ -4,6 +4,7 @@ model; train (resumable); evaluate; write the result record.
 Run folders are deterministic, ``<output>/<method>/<variant>/<protocol>/<recipe>/seed<seed>``, so
 ``--resume`` finds the checkpoint of an interrupted run. Result records go to ``<output>/results``.
 """
+import hashlib
 import json
 import os
 import random
@@ -16,8 +17,9 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .atomic import save_torch_atomic
+from .atomic import save_torch_atomic, write_text_atomic
 from . import distributed
+from .config import config_document, dump, experiment_of_run, resolve_experiment
 from .backbones import Pretrained
 from .engine import Trainer
 from .engine.acceleration import Acceleration, amp_mode
@@ -68,6 +70,8 @@ class RunConfig:
     sync_bn: bool = False
     test_time: Optional[TestTimeOptions] = None  # None: the defaults; ``rerank`` False turns re-ranking off
     test_on: tuple = ()  # protocols the trained model is also tested on (cross-domain)
+    recipe_patches: tuple = ()  # a config's recipe section and --set recipe.* (reid_bench.config)
+    loss_patches: tuple = ()  # a config's loss_terms section and --set loss_terms.*
 
 
 def seed_everything(seed):
@@ -91,8 +95,14 @@ def _slug(text):
     return re.sub(r"^\.", "_", re.sub(r"[^A-Za-z0-9_.=-]+", "_", text)) or "_"
 
 
-def run_folder(config, method, variant):
-    parts = [method.name, variant, config.dataset, config.recipe, f"seed{config.seed}"]
+def run_folder(config, method, variant, overrides=None):
+    """``<output>/<method>/<variant>/<protocol>/<recipe>/seed<N>``; a recipe with overrides (a config's or
+    ``--set``'s, :mod:`reid_bench.config`) is ``<recipe>-set-<hash of the overrides>``, so it never shares
+    the stock recipe's folder (or another override's)."""
+    recipe = config.recipe
+    if overrides:
+        recipe += "-set-" + hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
+    parts = [method.name, variant, config.dataset, recipe, f"seed{config.seed}"]
     return os.path.join(config.output, *(_slug(p) for p in parts))
 
 
@@ -234,6 +244,8 @@ def check_resume_matches(trial_dir, recipe, settings=None):
         raise UserError(f"--resume: cannot tell which configuration {trial_dir} was started with: {path} is "
                         f"missing or unreadable ({exc}); start the run again with --overwrite") from None
     now = json.loads(json.dumps(recipe.to_dict()))
+    # a setting added to recipes later with an empty default is no difference from a recipe.json without it
+    now = {key: value for key, value in now.items() if key in saved or value != {}}
     differences = _differences(saved, now)
     if not differences:
         return
@@ -255,8 +267,8 @@ def run(config, plugins, log=print):
     variant = config.variant or method.default_variant
     method.variant(variant)  # unknown variants fail here, listing the known ones
     protocol = plugins.datasets.get(config.dataset)
-    recipe = resolve_recipe(method, protocol, config.recipe, epochs=config.epochs, batch_size=config.batch_size,
-                            input_size=config.input_size)
+    experiment = experiment_of_run(config)
+    recipe, overrides = resolve_experiment(experiment, plugins)
     device = resolve_device(config.device)
     ranks = distributed.setup(device, sync_bn=config.sync_bn)  # under torchrun: process group, this rank's GPU
     device, log = ranks.device, ranks.log(log)
@@ -269,7 +281,7 @@ def run(config, plugins, log=print):
         raise UserError(f"expected --workers >= 0 and --max-iters >= 1, got {config.workers} and {config.max_iters}")
     targets = check_targets(protocol, config.test_on, plugins.datasets)
     check_output_writable(config.output)
-    folder = run_folder(config, method, variant)
+    folder = run_folder(config, method, variant, overrides)
     started_at, started = utc_now(), time.perf_counter()
 
     trials, per_trial, per_trial_reranked, stats, evaluation = range(protocol.trials), [], [], None, None
@@ -292,6 +304,8 @@ def run(config, plugins, log=print):
             os.makedirs(trial_dir, exist_ok=True)
             write_json_atomic(os.path.join(trial_dir, "recipe.json"), recipe.to_dict())
             write_json_atomic(os.path.join(trial_dir, "settings.json"), _training_settings(config, pretrained, amp))
+            write_text_atomic(os.path.join(trial_dir, "config.yaml"),
+                              dump(config_document(experiment.options, recipe, method, variant)))
         log(f"{method.name} [{variant}] on {protocol.name}"
             f"{f' trial {trial + 1}/{protocol.trials}' if protocol.trials > 1 else ''}: recipe {recipe.name}, "
             f"{recipe.epochs} epochs, input {recipe.input_size[0]}x{recipe.input_size[1]}, device {device}, "
@@ -312,7 +326,8 @@ def run(config, plugins, log=print):
         save_torch_atomic(model.state_dict(), os.path.join(trial_dir, "model.pt"))
         write_json_atomic(os.path.join(trial_dir, "run.json"), {
             "method": method.name, "variant": variant, "protocol": protocol.name, "recipe_name": recipe.name,
-            "num_classes": num_classes, "input_size": list(recipe.input_size), "seed": config.seed})
+            "num_classes": num_classes, "input_size": list(recipe.input_size), "seed": config.seed,
+            "overrides": overrides})
         evaluation = _evaluate(model, method, recipe, protocol, splits, config, device)
         per_trial.append(evaluation.metrics)
         history += [{**entry, "trial": trial} if protocol.trials > 1 else entry for entry in stats.history]
@@ -334,6 +349,7 @@ def run(config, plugins, log=print):
         "task": protocol.task,
         "recipe_name": recipe.name,
         "recipe": recipe.to_dict(),
+        "overrides": overrides,
         "seed": config.seed,
         "metrics": _mean_metrics(per_trial),
         "metrics_reranked": _mean_metrics(per_trial_reranked),
@@ -395,8 +411,9 @@ def evaluate_checkpoint(checkpoint, plugins, *, datasets, root=None, device="aut
     folder = os.path.dirname(os.path.abspath(loaded.checkpoint))
     results_dir = None
     if any(protocol.task == "reid" for protocol in protocols):
-        parts = [_slug(p) for p in (info["method"], info["variant"], info["protocol"], info["recipe_name"],
-                                     f"seed{info['seed']}")]
+        parts = os.path.normpath(run_folder(
+            RunConfig(plugin=info["method"], dataset=info["protocol"], recipe=info["recipe_name"], seed=info["seed"],
+                      output=""), method, info["variant"], info.get("overrides"))).split(os.sep)
         results_dir = results_dir_of(folder, parts, output)
         check_output_writable(os.path.dirname(results_dir))
         params, flops = model_complexity(model, recipe.input_size, device)

@@ -145,7 +145,8 @@ class Recipe:
     """How a method is trained and tested on one protocol.
 
     ``loss_kwargs`` overrides the keyword arguments of named loss terms on this protocol (triplet
-    margins that differ per dataset). ``test_features`` names one of the method's feature extractors
+    margins that differ per dataset), ``loss_weights`` their weights (a config's ``loss_terms`` section,
+    :mod:`reid_bench.config`). ``test_features`` names one of the method's feature extractors
     (``"single"`` is the plain forward). ``amp`` turns mixed precision on where the device supports it.
     """
 
@@ -154,6 +155,7 @@ class Recipe:
     input_size: tuple = (256, 128)
     train_transforms: tuple = (Augment("random_flip"),)
     loss_kwargs: dict = field(default_factory=dict)
+    loss_weights: dict = field(default_factory=dict)
     test_features: str = "single"
     amp: bool = False
     norm_mean: tuple = IMAGENET_MEAN
@@ -302,7 +304,8 @@ class MethodSpec:
         result = []
         for term in terms:
             kwargs = {**term.kwargs, **((recipe.loss_kwargs if recipe else {}).get(term.name, {}))}
-            weight = chosen.loss_weights.get(term.name, term.weight)
+            weight = (recipe.loss_weights if recipe else {}).get(term.name,
+                                                                 chosen.loss_weights.get(term.name, term.weight))
             result.append(replace(term, kwargs=kwargs, weight=weight))
         return result
 

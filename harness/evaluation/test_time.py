@@ -126,6 +126,11 @@ _DEFAULTS = {"aqe_k": QueryExpansion.k, "aqe_alpha": QueryExpansion.alpha, "aqe_
              "rerank_k1": Reranking.k1, "rerank_k2": Reranking.k2, "rerank_lambda": Reranking.lambda_value}
 
 
+#: the argparse destinations of :func:`add_arguments`
+ARGUMENT_NAMES = ("flip", "distance", "aqe", "aqe_k", "aqe_alpha", "aqe_times", "rerank_k1", "rerank_k2",
+                  "rerank_lambda")
+
+
 def add_arguments(parser):
     """The test-time options of ``reid-bench run`` and ``reid-bench eval``."""
     from .. import cli

@@ -185,7 +185,7 @@ def _sort_key(task):
         group = row.group
         training = (() if group is None else
                     (group.plugin, group.batch_size, group.input_size, group.max_iters or 0,
-                     group.amp, group.recipe_fingerprint, group.world_size, group.sync_bn))
+                     group.amp, group.overrides, group.recipe_fingerprint, group.world_size, group.sync_bn))
         return rank + (row.method, row.variant, row.backbone, row.recipe_name or "", row.epochs or 0, pretrained,
                        measured_on, row.test_time, training)
 

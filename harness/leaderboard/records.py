@@ -10,7 +10,8 @@ Runs are grouped by :attr:`Record.group`: everything that changes what was train
 ``<trained on>-><tested on>`` for a model tested on another protocol than its training one, plugin,
 method, variant, backbone, pretrained weights: none, ImageNet's or the synthetic ones, and the whole
 resolved recipe: its name, epochs, batch sizes, input size and a fingerprint of everything else, the
-``--max-iters`` cap, mixed precision, and the number of torchrun processes with --sync-bn) and how it was
+``--max-iters`` cap, mixed precision, and the number of torchrun processes with --sync-bn; a run whose recipe was
+overridden by a config or ``--set`` names its overrides) and how it was
 tested (the test-time options), so a shortened, resized or from-scratch run never averages with a full
 pretrained one, and runs tested differently never do. The number of iterations is not part of it: it
 follows from the recipe and the data, up to the P x K sampler's epoch length, which varies a little with
@@ -88,6 +89,7 @@ class Group:
     world_size: int = 1  # torchrun processes sharing each batch (:mod:`reid_bench.distributed`)
     sync_bn: bool = False
     test_time: str = ""  # :func:`evaluation_label`: "" for the default test-time options
+    overrides: tuple = ()  # ("path=value", ...): where the recipe differs from the stock one
 
 
 @dataclass(frozen=True)
@@ -194,8 +196,11 @@ def _recipe_epochs(recipe):
 
 
 def recipe_fingerprint(recipe):
-    """A short hash of a resolved recipe (as a record stores it): equal for equal recipes."""
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:8]
+    """A short hash of a resolved recipe (as a record stores it): equal for equal recipes. Top-level
+    settings left empty (``{}``) are not part of it, so a setting added later with an empty default
+    (``loss_weights``) keeps the fingerprints of the records written before it."""
+    settings = {key: value for key, value in recipe.items() if value != {}}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def _stage_batch_sizes(recipe):
@@ -261,6 +266,9 @@ def parse_record(path, data):
     if not isinstance(train, dict) or "images_per_s" not in train:
         raise InvalidRecord("train is not an object with images_per_s")
     max_iters = _optional_number(train.get("max_iters"), "train.max_iters", int)
+    overrides = data.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise InvalidRecord(f"overrides is {overrides!r}, expected an object of recipe paths and values")
     amp = data.get("amp", False)
     if amp not in (False, True, "fp16", "bf16"):
         raise InvalidRecord(f"amp is {amp!r}, expected false, \"fp16\" or \"bf16\"")
@@ -288,6 +296,7 @@ def parse_record(path, data):
             world_size=world_size,
             sync_bn=sync_bn,
             test_time=evaluation_label(data.get("evaluation")),
+            overrides=tuple(f"{path}={json.dumps(value)}" for path, value in sorted(overrides.items())),
         ),
         seed=seed,
         finished_at=_check_text(data, "finished_at"),

@@ -93,6 +93,8 @@ def _recipe_cell(group, detailed=False):
         parts.append("amp" if group.amp == "fp16" else f"amp {group.amp}")
     if group.world_size != 1:
         parts.append(f"world size {group.world_size}{' sync-bn' if group.sync_bn else ''}")
+    if group.overrides:
+        parts.append("set " + ", ".join(group.overrides))
     if detailed:
         parts.append(f"recipe {group.recipe_fingerprint}")
     return f"{group.recipe_name} ({', '.join(parts)})"
@@ -257,8 +259,9 @@ def _legend(task, rows):
         "- recipe: `paper` is the method's own training recipe, `uniform` the harness's shared one "
         "(same budget for every method); in brackets the training epochs, batch size (per stage where they "
         "differ) and input size (height x width), and where used the `--max-iters` cap of a smoke run and mixed "
-        "precision (amp). Runs are averaged into one row only when all of these, the plugin and every other "
-        "recipe setting agree; rows that would read alike show their recipe's fingerprint."
+        "precision (amp), and `set ...` for the values a config or `--set` changed from the stock recipe. Runs are "
+        "averaged into one row only when all of these, the plugin and every other recipe setting agree; rows "
+        "that would read alike show their recipe's fingerprint."
     )
     lines.append(
         "- pretrained: the weights training started from: `imagenet`, `synthetic` (the harness's own "
