@@ -337,14 +337,14 @@ COMMANDS = {"list": command_list, "run": command_run, "eval": command_eval, "che
 
 
 def _given_options(argv):
-    """The destinations of the options given on the command line ``argv`` (defaults left out), so that a
-    --config file's values give way only to options really given."""
+    """The destinations of the ``run`` / ``config show`` options given on the command line ``argv``
+    (defaults left out), so that a --config file's values give way only to options really given."""
     parser = build_parser()
     parsers = [parser]
     while parsers:
         for action in parsers.pop()._actions:
             if isinstance(action, argparse._SubParsersAction):
-                parsers.extend(action.choices.values())
+                parsers.extend(sub for name, sub in action.choices.items() if name in ("run", "config", "show"))
             else:
                 action.default = argparse.SUPPRESS
     return set(vars(parser.parse_args(argv)))
@@ -352,7 +352,7 @@ def _given_options(argv):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    args.given_options = _given_options(argv)
+    args.given_options = _given_options(argv) if args.command in ("run", "config") else set()
     try:
         plugins = load_plugins(list(dict.fromkeys(args.plugin_module_before_command + args.plugin_module)))
         if args.command != "list":
