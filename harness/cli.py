@@ -1,5 +1,5 @@
 """The ``reid-bench`` command line: ``list``, ``run``, ``eval``, ``check``, ``extract``, ``search``, ``export``,
-``compare``, ``config``, ``leaderboard`` and ``visualize``.
+``compare``, ``config``, ``sweep``, ``leaderboard`` and ``visualize``.
 
 User errors (unknown names, missing data or weights, an existing run folder) and files the operating
 system refuses (permissions, a full disk) print one line starting with ``error:`` and exit with status 2,
@@ -148,6 +148,14 @@ def build_parser():
                                                   "of a run as YAML, ready for `reid-bench run --config`.")
     _run_arguments(show)
 
+    sweep = commands.add_parser("sweep", parents=[common], help="run a grid of experiments (local or Slurm)",
+                                description="Run every cell of a grid (plugins x variants x datasets x recipes x "
+                                            "seeds x override sets) as one `reid-bench run`, through submitit; "
+                                            "cells already done are skipped, interrupted ones resumed.")
+    from . import sweep as sweep_module
+
+    sweep_module.add_arguments(sweep)
+
     evaluate = commands.add_parser("eval", parents=[common], help="evaluate a trained model or saved features",
                                    description="Evaluate the model.pt of a run folder, or saved query and gallery "
                                                "features, on one or more protocols.")
@@ -256,6 +264,12 @@ def command_run(args, plugins):
     return 0
 
 
+def command_sweep(args, plugins):
+    from .sweep import command
+
+    return command(args, plugins)
+
+
 def command_config(args, plugins):
     return config_module.command_show(args, plugins, args.given_options)
 
@@ -333,10 +347,10 @@ def command_visualize(args, plugins):
 
 COMMANDS = {"list": command_list, "run": command_run, "eval": command_eval, "check": command_check,
             "extract": command_extract, "search": command_search, "export": command_export,
-            "compare": command_compare, "config": command_config, "leaderboard": command_leaderboard, "visualize": command_visualize}
+            "compare": command_compare, "config": command_config, "sweep": command_sweep, "leaderboard": command_leaderboard, "visualize": command_visualize}
 
 
-def _given_options(argv):
+def given_options(argv):
     """The destinations of the ``run`` / ``config show`` options given on the command line ``argv``
     (defaults left out), so that a --config file's values give way only to options really given."""
     parser = build_parser()
@@ -352,7 +366,7 @@ def _given_options(argv):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    args.given_options = _given_options(argv) if args.command in ("run", "config") else set()
+    args.given_options = given_options(argv) if args.command in ("run", "config") else set()
     try:
         plugins = load_plugins(list(dict.fromkeys(args.plugin_module_before_command + args.plugin_module)))
         if args.command != "list":

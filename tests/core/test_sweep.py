@@ -1,0 +1,76 @@
+"""`reid-bench sweep`: a grid of runs through submitit's local launcher, resumable, with a summary."""
+import glob
+import os
+
+import pytest
+
+from reid_bench.cli import main
+
+TINY = ["--set", "epochs=1", "--set", "max_iters=2", "--set", "batch_size=8", "--set", "input_size=[32,16]",
+        "--set", "pretrained=false", "--set", "workers=0", "--set", "rerank=false"]
+
+
+def _records(output):
+    return sorted(path for path in glob.glob(os.path.join(output, "results", "*.json")))
+
+
+def test_dry_run_lists_every_cell_with_its_folder_and_command(tmp_path, capsys):
+    output = str(tmp_path / "out")
+    assert main(["sweep", "--plugins", "baseline", "ccan", "--datasets", "synthetic", "--recipes", "uniform",
+                 "--seeds", "0", "1", "--overrides", "", "--overrides", "recipe.stages.0.optimizer.lr=1e-3,"
+                 "recipe.input_size=[96,48]", "--output", output, "--dry-run", *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "8 cells: 8 to run, 0 done" in out
+    assert out.count("reid-bench run --plugin ccan") == 4
+    assert "--set 'recipe.input_size=[96,48]'" in out and "uniform-set-" in out
+    assert not os.path.exists(output)  # nothing ran
+
+
+def test_a_sweep_runs_its_cells_skips_done_ones_resumes_and_reports_failures(tmp_path, capsys):
+    output = str(tmp_path / "out")
+    sweep = tmp_path / "grid.yaml"
+    sweep.write_text(f"plugins: [baseline]\ndatasets: [synthetic]\nrecipes: [uniform]\nseeds: [0, 1]\n"
+                     f"output: {output}\nset: [epochs=1, max_iters=2, batch_size=8, 'input_size=[32,16]', "
+                     "pretrained=false, workers=0, rerank=false]\n")
+    assert main(["sweep", str(sweep), "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("| ran ") == 2 and "2 ran" in out
+    assert len(_records(output)) == 2
+
+    # again: both done; one more seed runs; a cell that lost its record and weights is resumed
+    for path in glob.glob(os.path.join(output, "results", "*seed1*")):
+        os.remove(path)
+    os.remove(os.path.join(output, "baseline", "full", "synthetic", "uniform", "seed1", "model.pt"))
+    assert main(["sweep", str(sweep), "--seeds", "0", "1", "2", "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "| skipped " in out and "| resumed " in out and "| ran " in out
+    assert "1 ran, 1 resumed, 1 skipped" in out
+    assert len(_records(output)) == 3
+
+    # a cell that fails (no data there) is reported with its log; the sweep exits with 1
+    assert main(["sweep", "--plugins", "baseline", "--datasets", "market1501", "--set",
+                 f"root={tmp_path / 'nowhere'}", "--output", output, *TINY]) == 1
+    out = capsys.readouterr().out
+    (line,) = [line for line in out.splitlines() if "| failed " in line]
+    log = line.split("|")[3].strip()
+    assert os.path.isfile(log) and "error" in open(log).read().lower()
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--plugins", "baseline"], "a sweep needs plugins and datasets"),
+    (["--plugins", "nope", "--datasets", "synthetic"], "unknown plugin 'nope'"),
+    (["--plugins", "baseline", "--datasets", "synthetic", "--set", "recipe.nope=1"], "unknown key recipe.nope"),
+    (["--plugins", "baseline", "--datasets", "synthetic", "--launcher", "slurm"], "needs Slurm's sbatch"),
+])
+def test_a_bad_sweep_is_one_error_before_anything_runs(tmp_path, capsys, argv, expected):
+    assert main(["sweep", *argv, "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_sweep_file_with_an_unknown_key_is_refused(tmp_path, capsys):
+    sweep = tmp_path / "grid.yaml"
+    sweep.write_text("plugin: [baseline]\ndatasets: [synthetic]\n")
+    assert main(["sweep", str(sweep), "--dry-run"]) == 2
+    assert "unknown key plugin; did you mean plugins?" in capsys.readouterr().err
