@@ -39,14 +39,18 @@ RUN_INFO_KEYS = {"method": str, "variant": str, "protocol": str, "recipe_name": 
                  "input_size": list}
 
 
-def read_run_info(path):
-    """A run folder's ``run.json``, checked; :class:`UserError` naming what is wrong."""
+def _read_json(path, expected):
+    """The JSON value in ``path``; :class:`UserError` saying it was ``expected`` if it cannot be read."""
     try:
         with open(path) as handle:
-            info = json.load(handle)
+            return json.load(handle)
     except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path} ({type(exc).__name__}: {exc}); expected the run.json that "
-                        "`reid-bench run` wrote") from None
+        raise UserError(f"cannot read {path} ({type(exc).__name__}: {exc}); expected {expected}") from None
+
+
+def read_run_info(path):
+    """A run folder's ``run.json``, checked; :class:`UserError` naming what is wrong."""
+    info = _read_json(path, "the run.json that `reid-bench run` wrote")
     if not isinstance(info, dict):
         raise UserError(f"{path} is not a JSON object; expected the run.json that `reid-bench run` wrote")
     wrong = [key for key, kind in RUN_INFO_KEYS.items()
@@ -124,13 +128,8 @@ def load_model(run_dir_or_model_pt, *, device="auto", plugins=None):
     if info.get("overrides"):  # trained with a config's or --set's changes: the recipe.json beside it says which
         from .config import recipe_of_document
 
-        recipe_path = os.path.join(os.path.dirname(info_path), "recipe.json")
-        try:
-            with open(recipe_path) as handle:
-                document = json.load(handle)
-        except (OSError, ValueError) as exc:
-            raise UserError(f"cannot read {recipe_path} ({type(exc).__name__}: {exc}); {info_path} says the run's "
-                            "recipe was overridden, and recipe.json holds how") from None
+        document = _read_json(os.path.join(os.path.dirname(info_path), "recipe.json"),
+                              "the run's recipe.json: run.json says its recipe was overridden, and it holds how")
         recipe = recipe_of_document(recipe, document)
     device = resolve_device(device)
     state = _load_state(checkpoint)

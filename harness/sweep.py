@@ -23,9 +23,9 @@ that was preempted or failed continues from its last checkpoint (or starts, if i
 
 ``--launcher local`` (the default) runs cells as local processes, ``--jobs`` at a time;
 ``--launcher slurm`` submits one job array (``--partition``, ``--gpus``, ``--cpus``, ``--time``,
-``--mem``; ``--jobs`` is the array's parallelism). Each cell's output goes to a log file under
-``<output>/sweep-logs``; the summary table at the end says which cells ran, which were skipped and which
-failed, with their logs.
+``--mem``; ``--jobs`` is the array's parallelism) and returns: the same sweep run again says which cells
+are done. Each cell's output goes to a log file under ``<output>/sweep-logs``; the summary table at the
+end says which cells ran, were resumed, skipped, failed or submitted, with their logs.
 """
 import contextlib
 import dataclasses
@@ -45,6 +45,8 @@ LAUNCHERS = ("local", "slurm")
 GRID_KEYS = ("plugins", "variants", "datasets", "recipes", "seeds", "overrides")
 FILE_KEYS = (*GRID_KEYS, "config", "set", "output")
 POLL_S = 1.0
+#: run options a sweep also takes as flags (each is ``--set OPTION=VALUE`` for every cell)
+RUN_FLAGS = ("epochs", "max_iters", "batch_size", "root", "device", "workers", "pretrained_from")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +143,9 @@ def build_sweep(document, args):
     cells = [Cell(plugin, variant, dataset, recipe, seed, override)
              for plugin, variant, dataset, recipe, override, seed in itertools.product(
                  _as_list(plugins, "plugins"), variants, _as_list(datasets, "datasets"), recipes, overrides, seeds)]
-    assignments = tuple(_as_list(document.get("set") or [], "set")) + tuple(args.assignments)
+    flags = tuple(f"{flag}={getattr(args, 'run_' + flag)}" for flag in RUN_FLAGS
+                  if getattr(args, "run_" + flag) is not None)
+    assignments = tuple(_as_list(document.get("set") or [], "set")) + flags + tuple(args.assignments)
     return Sweep(cells, config=args.config or document.get("config"), assignments=assignments,
                  output=args.output or document.get("output") or "runs")
 
@@ -191,7 +195,7 @@ def run_cell(argv):
 @dataclasses.dataclass
 class Outcome:
     cell: Cell
-    status: str  # "ran", "resumed", "skipped" (done before), "failed"
+    status: str  # "ran", "resumed", "skipped" (done before), "failed", "submitted" (Slurm)
     log: str = ""
     folder: str = ""
 
@@ -241,25 +245,24 @@ def launch(sweep, todo, args, log_dir, log=print):
 
 def _launch(sweep, todo, args, log_dir, log):
     executor = _executor(args, log_dir)
-    if args.launcher == "slurm":
+    if args.launcher == "slurm":  # submitted, not waited for: rerun the sweep to see what is done
         jobs = executor.map_array(run_cell, [sweep.argv(cell) for cell, _, _ in todo])
-        log(f"submitted job array {jobs[0].job_id.split('_')[0]} ({len(jobs)} cells)")
-        pending = list(zip(todo, jobs))
-    else:
-        pending, waiting = [], list(todo)
-        running = []
-        while waiting or running:
-            while waiting and len(running) < args.jobs:
-                item = waiting.pop(0)
-                running.append((item, executor.submit(run_cell, sweep.argv(item[0]))))
-                log(f"started {item[0].label}")
-            finished = [entry for entry in running if entry[1].done()]
-            running = [entry for entry in running if not entry[1].done()]
-            pending += finished
-            if not finished:
-                time.sleep(POLL_S)
+        log(f"submitted job array {jobs[0].job_id.split('_')[0]} ({len(jobs)} cells); run the same sweep again "
+            "to see which are done (done cells are skipped, interrupted ones resumed)")
+        return [Outcome(cell, "submitted", _log_of(job), folder) for (cell, folder, _), job in zip(todo, jobs)]
+    finished, waiting, running = [], list(todo), []
+    while waiting or running:
+        while waiting and len(running) < args.jobs:
+            item = waiting.pop(0)
+            running.append((item, executor.submit(run_cell, sweep.argv(item[0]))))
+            log(f"started {item[0].label}")
+        done = [entry for entry in running if entry[1].done()]
+        running = [entry for entry in running if entry not in done]
+        finished += done
+        if not done:
+            time.sleep(POLL_S)
     outcomes = []
-    for (cell, folder, resumed), job in pending:
+    for (cell, folder, resumed), job in finished:
         try:
             job.result()
             status = "resumed" if resumed else "ran"
@@ -274,7 +277,8 @@ def summary(outcomes):
     from tabulate import tabulate
 
     rows = [[outcome.cell.label, outcome.status, outcome.log or outcome.folder] for outcome in outcomes]
-    counts = {status: sum(o.status == status for o in outcomes) for status in ("ran", "resumed", "skipped", "failed")}
+    counts = {status: sum(o.status == status for o in outcomes)
+              for status in ("ran", "resumed", "skipped", "failed", "submitted")}
     totals = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
     return tabulate(rows, headers=["cell", "status", "log / run folder"], tablefmt="github") + f"\n\n{totals}"
 
@@ -284,15 +288,20 @@ def add_arguments(parser):
     from .config import add_arguments as add_config_arguments
 
     parser.add_argument("sweep_file", nargs="?", metavar="SWEEP.yaml", help="a sweep file (see --help's description)")
-    parser.add_argument("--plugins", nargs="+", default=[], metavar="P", help="plugins (or methods) of the grid")
-    parser.add_argument("--variants", nargs="+", default=[], metavar="V", help="variants (default: each default)")
-    parser.add_argument("--datasets", nargs="+", default=[], metavar="D", help="protocols of the grid")
-    parser.add_argument("--recipes", nargs="+", default=[], metavar="R", help="recipes (default paper)")
+    parser.add_argument("--plugins", "--plugin", nargs="+", default=[], metavar="P",
+                        help="plugins (or methods) of the grid")
+    parser.add_argument("--variants", "--variant", nargs="+", default=[], metavar="V",
+                        help="variants (default: each default)")
+    parser.add_argument("--datasets", "--dataset", nargs="+", default=[], metavar="D", help="protocols of the grid")
+    parser.add_argument("--recipes", "--recipe", nargs="+", default=[], metavar="R", help="recipes (default paper)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[], metavar="N", help="seeds (default 0)")
     parser.add_argument("--overrides", action="append", default=[], metavar="K=V[,K=V]",
                         help="one override set of the grid (comma-separated --set assignments); repeatable, "
                              "each is a value of that dimension")
     add_config_arguments(parser)
+    for flag in RUN_FLAGS:
+        parser.add_argument(f"--{flag.replace('_', '-')}", dest=f"run_{flag}", metavar="VALUE",
+                            help=f"every cell's --{flag.replace('_', '-')} (the same as --set {flag}=VALUE)")
     parser.add_argument("--output", help="run folders, results/ and sweep-logs/ go here (default runs)")
     parser.add_argument("--launcher", choices=LAUNCHERS, default="local",
                         help="local processes (default) or a Slurm job array, both through submitit")
@@ -312,9 +321,10 @@ def command(args, plugins, log=print):
     if args.launcher == "slurm" and not args.dry_run:
         import shutil
 
-        if shutil.which("sbatch") is None:
-            raise UserError("--launcher slurm needs Slurm's sbatch on this machine's PATH (run the sweep on a "
-                            "login node), or use --launcher local")
+        missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+        if missing:
+            raise UserError(f"--launcher slurm needs Slurm's {' and '.join(missing)} on this machine's PATH (run the "
+                            "sweep on a login node), or use --launcher local")
     document = read_sweep_file(args.sweep_file) if args.sweep_file else {}
     sweep = build_sweep(document, args)
     recorded = recorded_run_folders(sweep.output)

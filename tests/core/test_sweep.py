@@ -62,7 +62,8 @@ def test_a_sweep_runs_its_cells_skips_done_ones_resumes_and_reports_failures(tmp
     (["--plugins", "baseline", "--datasets", "synthetic", "--set", "recipe.nope=1"], "unknown key recipe.nope"),
     (["--plugins", "baseline", "--datasets", "synthetic", "--launcher", "slurm"], "needs Slurm's sbatch"),
 ])
-def test_a_bad_sweep_is_one_error_before_anything_runs(tmp_path, capsys, argv, expected):
+def test_a_bad_sweep_is_one_error_before_anything_runs(tmp_path, capsys, monkeypatch, argv, expected):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch there
     assert main(["sweep", *argv, "--output", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0]
@@ -74,3 +75,25 @@ def test_a_sweep_file_with_an_unknown_key_is_refused(tmp_path, capsys):
     sweep.write_text("plugin: [baseline]\ndatasets: [synthetic]\n")
     assert main(["sweep", str(sweep), "--dry-run"]) == 2
     assert "unknown key plugin; did you mean plugins?" in capsys.readouterr().err
+
+
+def test_the_slurm_launcher_submits_one_job_array(tmp_path, capsys, monkeypatch):
+    """Without a cluster: a fake ``sbatch`` on PATH keeps the submission script submitit writes."""
+    bin_dir, kept = tmp_path / "bin", tmp_path / "submitted.sh"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(f"#!/bin/sh\ncp \"$1\" {kept}\necho 'Submitted batch job 4242'\n")
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
+    for tool in ("sbatch", "srun"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    output = str(tmp_path / "out")
+    assert main(["sweep", "--plugin", "baseline", "ccan", "--dataset", "synthetic", "--seeds", "0", "1", "--epochs",
+                 "0", "--launcher", "slurm", "--partition", "gpu", "--gpus", "2", "--cpus", "6", "--time", "90",
+                 "--mem", "32", "--jobs", "3", "--output", output]) == 0
+    out = capsys.readouterr()
+    assert "submitted job array 4242 (4 cells)" in out.err and "4 submitted" in out.out
+    script = kept.read_text()
+    for line in ("#SBATCH --array=0-3%3", "#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=2",
+                 "#SBATCH --cpus-per-task=6", "#SBATCH --time=90", "#SBATCH --mem=32GB"):
+        assert line in script
+    assert all(f"sweep-logs/4242_{index}/" in out.out for index in range(4))

@@ -343,3 +343,8 @@ def make_cifar100(root, n_train=200, n_test=100):
     _pickle(os.path.join(base, "test"), _cifar_split(n_test, b"testing batch 1 of 1"))
     _pickle(os.path.join(base, "meta"), {b"fine_label_names": [name.encode() for name in CIFAR100_CLASSES]})
     return n_train, n_test
+
+
+#: a run of seconds on a tiny Market-1501 copy (with ``--plugin P --root R --output O``)
+TINY_RUN = ["--dataset", "market1501", "--allow-partial", "--epochs", "1", "--max-iters", "2", "--batch-size", "16",
+            "--input-size", "32", "16", "--no-pretrained", "--workers", "0", "--no-progress", "--no-rerank"]

@@ -14,13 +14,9 @@ from reid_bench.cli import main
 from reid_bench.errors import UserError
 from reid_bench.export import export_onnx
 
-from .fixtures import forbid_downloads, make_market1501
+from .fixtures import TINY_RUN, forbid_downloads, make_market1501
 
 onnxruntime = pytest.importorskip("onnxruntime")  # the `test` extra installs it; CI runs these
-
-TINY_RUN = ["--dataset", "market1501", "--allow-partial", "--epochs", "1", "--max-iters", "2", "--batch-size", "16",
-            "--input-size", "32", "16", "--no-pretrained", "--workers", "0", "--no-progress", "--no-rerank"]
-
 
 @pytest.fixture(autouse=True)
 def no_downloads(monkeypatch):

@@ -14,11 +14,7 @@ from reid_bench.cli import main
 from reid_bench.evaluation import evaluate
 from reid_bench.plugin_manager import load_plugins
 
-from .fixtures import forbid_downloads, make_market1501
-
-TINY_RUN = ["--dataset", "market1501", "--allow-partial", "--epochs", "1", "--max-iters", "2", "--batch-size", "16",
-            "--input-size", "32", "16", "--no-pretrained", "--workers", "0", "--no-progress", "--no-rerank"]
-
+from .fixtures import TINY_RUN, forbid_downloads, make_market1501
 
 @pytest.fixture(autouse=True)
 def no_downloads(monkeypatch):
