@@ -250,27 +250,34 @@ def _launch(sweep, todo, args, log_dir, log):
         log(f"submitted job array {jobs[0].job_id.split('_')[0]} ({len(jobs)} cells); run the same sweep again "
             "to see which are done (done cells are skipped, interrupted ones resumed)")
         return [Outcome(cell, "submitted", _log_of(job), folder) for (cell, folder, _), job in zip(todo, jobs)]
-    finished, waiting, running = [], list(todo), []
-    while waiting or running:
-        while waiting and len(running) < args.jobs:
-            item = waiting.pop(0)
-            running.append((item, executor.submit(run_cell, sweep.argv(item[0]))))
-            log(f"started {item[0].label}")
-        done = [entry for entry in running if entry[1].done()]
-        running = [entry for entry in running if entry not in done]
-        finished += done
-        if not done:
-            time.sleep(POLL_S)
-    outcomes = []
-    for (cell, folder, resumed), job in finished:
-        try:
-            job.result()
-            status = "resumed" if resumed else "ran"
-        except Exception:  # the job's error is in its log
-            status = "failed"
-        outcomes.append(Outcome(cell, status, _log_of(job), folder))
-        log(f"{status}: {cell.label} (log {_log_of(job)})")
+    outcomes, waiting, running = [], list(todo), []
+    try:
+        while waiting or running:
+            while waiting and len(running) < args.jobs:
+                item = waiting.pop(0)
+                running.append((item, executor.submit(run_cell, sweep.argv(item[0]))))
+                log(f"started {item[0].label}")
+            done = [entry for entry in running if entry[1].done()]
+            running = [entry for entry in running if entry not in done]
+            for (cell, folder, resumed), job in done:
+                outcomes.append(_outcome(cell, folder, resumed, job))
+                log(f"{outcomes[-1].status}: {cell.label} (log {outcomes[-1].log})")
+            if not done:
+                time.sleep(POLL_S)
+    except KeyboardInterrupt:  # the running cells stop too; the next sweep resumes them
+        for _, job in running:
+            job.cancel(check=False)
+        raise
     return outcomes
+
+
+def _outcome(cell, folder, resumed, job):
+    try:
+        job.result()
+        status = "resumed" if resumed else "ran"
+    except Exception:  # the job's error is in its log
+        status = "failed"
+    return Outcome(cell, status, _log_of(job), folder)
 
 
 def summary(outcomes):
@@ -344,7 +351,7 @@ def command(args, plugins, log=print):
         print(f"{len(sweep.cells)} cells: {len(todo)} to run, {len(outcomes)} done")
         return 0
     if todo:
-        log_dir = os.path.join(sweep.output, "sweep-logs", "%j")
+        log_dir = os.path.join(sweep.output, "sweep-logs")
         outcomes += launch(sweep, todo, args, log_dir, log=lambda line: print(line, file=sys.stderr, flush=True))
     order = {cell: index for index, cell in enumerate(sweep.cells)}
     outcomes.sort(key=lambda outcome: order[outcome.cell])

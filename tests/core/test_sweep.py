@@ -96,4 +96,4 @@ def test_the_slurm_launcher_submits_one_job_array(tmp_path, capsys, monkeypatch)
     for line in ("#SBATCH --array=0-3%3", "#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=2",
                  "#SBATCH --cpus-per-task=6", "#SBATCH --time=90", "#SBATCH --mem=32GB"):
         assert line in script
-    assert all(f"sweep-logs/4242_{index}/" in out.out for index in range(4))
+    assert all(f"sweep-logs/4242_{index}_0_log.out" in out.out for index in range(4))
