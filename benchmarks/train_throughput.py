@@ -54,7 +54,11 @@ class Setup:
         self.method = plugins.method_for_plugin(name)
         self.variant = self.method.default_variant
         protocol = plugins.datasets.get("synthetic")
-        self.recipe = resolve_recipe(self.method, protocol, "paper", epochs=2, batch_size=args.batch_size,
+        stock = resolve_recipe(self.method, protocol, "paper", epochs=2, input_size=tuple(args.input_size))
+        # the largest batch up to --batch-size that the method's P x K (or pair) sampler can serve
+        unit = max(int(stage.sampler.kwargs.get("num_instances", 1)) for stage in stock.stages)
+        self.batch_size = max(unit, args.batch_size // unit * unit)
+        self.recipe = resolve_recipe(self.method, protocol, "paper", epochs=2, batch_size=self.batch_size,
                                      input_size=tuple(args.input_size))
         self.model = plugins.models.get(self.method.model)(
             splits.num_train_pids, task="reid", input_size=tuple(self.recipe.input_size), pretrained=False,
@@ -96,7 +100,7 @@ def model_only_images_per_s(plugins, name, splits, args, device):
         for _ in range(args.iters):
             trainer._step(batch)
         _sync(device)
-        speed = args.batch_size * args.iters / (time.perf_counter() - start)
+        speed = batch["img"].size(0) * args.iters / (time.perf_counter() - start)
         return speed, model_complexity(setup.model, setup.recipe.input_size, device), setup.variant
 
 
@@ -190,7 +194,8 @@ def main():
     parser.add_argument("--methods", nargs="+", help="plugins or methods (default: every registered method)")
     parser.add_argument("--batch-size", type=int, default=32, help="a multiple of 4 (P x 4)")
     parser.add_argument("--input-size", type=int, nargs=2, default=[64, 32])
-    parser.add_argument("--iters", type=int, default=6, help="timed iterations (an epoch of the trainer)")
+    parser.add_argument("--iters", type=int, default=16,
+                        help="timed iterations (an epoch of the trainer; 16: fewer vary by 10%% run to run)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed model-only steps first")
     parser.add_argument("--rounds", type=int, default=2,
                         help="interleaved repetitions of the baseline's measurements; the best is kept")

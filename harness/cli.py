@@ -64,7 +64,8 @@ def _data_arguments(parser, several=False, dataset_required=True):
                         help="accept a dataset copy whose split sizes differ from the published ones")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     parser.add_argument("--workers", type=NON_NEGATIVE,
-                        help="data loading processes (default: one per available CPU less one, at least 2, at most 16)")
+                        help="data loading processes (default: one per available CPU less one, at most 16; "
+                             "none on 1-2 CPUs)")
     parser.add_argument("--evaluator", choices=EVALUATORS, default="reid_bench",
                         help="retrieval metrics implementation (torchreid's is the reference)")
 

@@ -98,10 +98,12 @@ MAX_DEFAULT_WORKERS = 16
 
 def default_workers():
     """Loader processes when ``--workers`` is not given: one per CPU this process may use, less one
-    for the main process, and at least 2 (the former fixed default, so a run on a 2- or 3-CPU machine
-    draws the augmentations it drew before), at most :data:`MAX_DEFAULT_WORKERS`."""
+    for the main process, at most :data:`MAX_DEFAULT_WORKERS`; none on one or two CPUs, where images are
+    read in the main process. There a loader process only takes a core from the training step's threads:
+    on 2 cores at 64x32, batch 32, self_attention trains at 59 img/s without one and 43 with 2 (ccan 95
+    and 81, the baseline 137 and 128; ``benchmarks/train_throughput.py``)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(max(2, cpus - 1), MAX_DEFAULT_WORKERS)
+    return 0 if cpus <= 2 else min(cpus - 1, MAX_DEFAULT_WORKERS)
 
 
 def _seed_worker(worker_id):
