@@ -31,7 +31,6 @@ from .per_query import per_query_filename, save_per_query
 from .cross_domain import check_targets, checkpoint_record, record_on, results_dir_of
 from .data.loaders import build_test_loaders, default_workers
 from .data.transforms import build_test_transform
-from .recipes import resolve_recipe
 from .results import git_commit, library_versions, utc_now, write_json_atomic, write_record
 from .spec import ReidSplits
 
@@ -95,15 +94,19 @@ def _slug(text):
     return re.sub(r"^\.", "_", re.sub(r"[^A-Za-z0-9_.=-]+", "_", text)) or "_"
 
 
-def run_folder(config, method, variant, overrides=None):
-    """``<output>/<method>/<variant>/<protocol>/<recipe>/seed<N>``; a recipe with overrides (a config's or
-    ``--set``'s, :mod:`reid_bench.config`) is ``<recipe>-set-<hash of the overrides>``, so it never shares
-    the stock recipe's folder (or another override's)."""
-    recipe = config.recipe
+def run_folder_parts(method_name, variant, protocol, recipe_name, seed, overrides=None):
+    """The slugged folder names of a run under its output, ``[method, variant, protocol, recipe, seed<N>]``;
+    a recipe with overrides (a config's or ``--set``'s, :mod:`reid_bench.config`) is ``<recipe>-set-<hash of
+    the overrides>``, so it never shares the stock recipe's folder (or another override's)."""
     if overrides:
-        recipe += "-set-" + hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
-    parts = [method.name, variant, config.dataset, recipe, f"seed{config.seed}"]
-    return os.path.join(config.output, *(_slug(p) for p in parts))
+        recipe_name += "-set-" + hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
+    return [_slug(part) for part in (method_name, variant, protocol, recipe_name, f"seed{seed}")]
+
+
+def run_folder(config, method, variant, overrides=None):
+    """``<output>/<method>/<variant>/<protocol>/<recipe>/seed<N>`` (:func:`run_folder_parts`)."""
+    return os.path.join(config.output, *run_folder_parts(method.name, variant, config.dataset, config.recipe,
+                                                         config.seed, overrides))
 
 
 def model_complexity(model, input_size, device):
@@ -411,9 +414,8 @@ def evaluate_checkpoint(checkpoint, plugins, *, datasets, root=None, device="aut
     folder = os.path.dirname(os.path.abspath(loaded.checkpoint))
     results_dir = None
     if any(protocol.task == "reid" for protocol in protocols):
-        parts = os.path.normpath(run_folder(
-            RunConfig(plugin=info["method"], dataset=info["protocol"], recipe=info["recipe_name"], seed=info["seed"],
-                      output=""), method, info["variant"], info.get("overrides"))).split(os.sep)
+        parts = run_folder_parts(info["method"], info["variant"], info["protocol"], info["recipe_name"], info["seed"],
+                                 info.get("overrides"))
         results_dir = results_dir_of(folder, parts, output)
         check_output_writable(os.path.dirname(results_dir))
         params, flops = model_complexity(model, recipe.input_size, device)

@@ -158,7 +158,7 @@ def run_folder_of(sweep, cell, plugins):
     args = cli.build_parser().parse_args(sweep.argv(cell))
     experiment = config_module.experiment_from_args(args, cli.given_options(sweep.argv(cell)))
     (run_config,) = config_module.run_configs(experiment)
-    recipe, overrides = config_module.resolve_experiment(config_module.experiment_of_run(run_config), plugins)
+    _, overrides = config_module.resolve_experiment(experiment, plugins)
     method = plugins.method_for_plugin(run_config.plugin)
     return run_folder(run_config, method, run_config.variant or method.default_variant, overrides)
 
