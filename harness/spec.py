@@ -317,11 +317,16 @@ class MethodSpec:
 @dataclass
 class ReidSplits:
     """Train/query/gallery lists of ``(img_path, pid, camid, dsetid)`` (torchreid's format; train
-    pids relabelled to ``0..n-1``)."""
+    pids relabelled to ``0..n-1``).
+
+    ``query_pool`` (multi-query protocols only, e.g. ``market1501-multi-query``): more images of the query
+    identities in the same format; a query's feature is then the mean of the features of every pool image
+    with its pid and camera (:func:`reid_bench.evaluation.evaluate.pool_query_features`)."""
 
     train: list
     query: list
     gallery: list
+    query_pool: list = None
 
     @property
     def num_train_pids(self):

@@ -205,13 +205,18 @@ def build_train_loader(dataset, sampler, batch_size, workers, pin_memory, seed):
 
 
 def build_test_loaders(splits, transform, batch_size, workers, pin_memory):
-    """``{"query": ..., "gallery": ...}`` for re-id, ``{"test": ...}`` for classification."""
+    """``{"query": ..., "gallery": ...}`` for re-id (plus ``"query_pool"`` on a multi-query protocol: the
+    images pooled into the query features), ``{"test": ...}`` for classification."""
     if isinstance(splits, ReidSplits):
         loaders = {}
         for mode in ("query", "gallery"):
             dataset = ReidImageDataset(splits.train, splits.query, splits.gallery, transform=transform, mode=mode,
                                        verbose=False)
             loaders[mode] = _loader(dataset, batch_size, workers, pin_memory)
+        if splits.query_pool is not None:
+            dataset = ReidImageDataset(splits.train, splits.query_pool, splits.gallery, transform=transform,
+                                       mode="query", verbose=False)
+            loaders["query_pool"] = _loader(dataset, batch_size, workers, pin_memory)
         return loaders
     return {"test": _loader(ArrayImageDataset(splits.test_images, splits.test_labels, transform), batch_size,
                             workers, pin_memory)}

@@ -7,5 +7,6 @@ def builtin_protocols():
     """The :class:`reid_bench.spec.ProtocolSpec` objects registered by the harness itself."""
     from . import cifar100, cuhk03, dukemtmcreid, market1501, msmt17, synthetic
 
-    return [synthetic.PROTOCOL, synthetic.SHIFT_PROTOCOL, market1501.PROTOCOL, dukemtmcreid.PROTOCOL, *cuhk03.PROTOCOLS, msmt17.PROTOCOL,
+    return [synthetic.PROTOCOL, synthetic.SHIFT_PROTOCOL, market1501.PROTOCOL,
+            market1501.MULTI_QUERY_PROTOCOL, dukemtmcreid.PROTOCOL, *cuhk03.PROTOCOLS, msmt17.PROTOCOL,
             cifar100.PROTOCOL]

@@ -1,7 +1,8 @@
 """Evaluate a trained model on a protocol's test split.
 
 Re-id: features of query and gallery images from the model in eval mode (through the recipe's
-test-time feature extractor), prepared by the test-time options (:mod:`.test_time`: flipped images,
+test-time feature extractor; on a multi-query protocol each query's feature is the mean over its
+identity's images from its camera, :func:`pool_query_features`), prepared by the test-time options (:mod:`.test_time`: flipped images,
 query expansion, Euclidean or cosine distance), CMC / mAP / mINP under torchreid's market rules
 (gallery entries with the query's id *and* camera are excluded), plus the same metrics after
 k-reciprocal re-ranking (default k1 = 20, k2 = 6, lambda = 0.3) as a second set. Each query's AP,
@@ -135,11 +136,41 @@ def evaluate_reid(model, loaders, extractor, device, evaluator="reid_bench", opt
     options = TestTimeOptions() if options is None else options
     start = time.perf_counter()
     extractor = options.extractor(extractor)
-    qf, q_pids, q_camids = extract_features(model, loaders["query"], extractor, device, progress, "query features")
+    pooling = None
+    if "query_pool" in loaders:  # multi-query: a query's feature pools its id's images from its camera
+        pf, p_pids, p_camids = extract_features(model, loaders["query_pool"], extractor, device, progress,
+                                                "query pool features")
+        queries = loaders["query"].dataset.data
+        q_pids = np.asarray([item[1] for item in queries])
+        q_camids = np.asarray([item[2] for item in queries])
+        qf = pool_query_features(pf, p_pids, p_camids, q_pids, q_camids)
+        pooling = {"mode": "mean", "pool_images": len(p_pids)}
+    else:
+        qf, q_pids, q_camids = extract_features(model, loaders["query"], extractor, device, progress,
+                                                "query features")
     gf, g_pids, g_camids = extract_features(model, loaders["gallery"], extractor, device, progress,
                                             "gallery features")
-    return evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator, options, device, start,
-                                  progress)
+    evaluation = evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator, options, device,
+                                        start, progress)
+    if pooling is not None:
+        evaluation.details["query_pooling"] = pooling
+    return evaluation
+
+
+def pool_query_features(pool_features, pool_pids, pool_camids, q_pids, q_camids):
+    """Multi-query features (Market-1501's multiple-query setting, Zheng et al., ICCV 2015, Sec. 5): each
+    query's feature is the mean of the features of every pool image with the query's pid *and* camera.
+    ``pool_features`` is ``(P, D)``; returns ``(len(q_pids), D)``. A query with no such pool image is an
+    error (the multi-query loaders put every query into its own pool)."""
+    keys = {}
+    for index, key in enumerate(zip(np.asarray(pool_pids).tolist(), np.asarray(pool_camids).tolist())):
+        keys.setdefault(key, []).append(index)
+    pooled = []
+    for key in zip(np.asarray(q_pids).tolist(), np.asarray(q_camids).tolist()):
+        if key not in keys:
+            raise ValueError(f"query of pid {key[0]} camera {key[1]} has no image in the query pool")
+        pooled.append(pool_features[keys[key]].mean(dim=0))
+    return torch.stack(pooled) if pooled else pool_features[:0]
 
 
 def evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator="reid_bench", options=None,

@@ -56,7 +56,8 @@ Decisions (PAPERS.md's, and where both it and the paper are silent, ours):
   eval returns its logits. The mutual attention and the verification term stay: the pair sampler works
   on the class labels (``data_source``'s pids), so positive pairs are two images of one class.
 - Reported: Market-1501 R5 is 96.36 (Table 1 prints 90.36, below R1; the text's +0.66 over DCC gives
-  96.36). The multi-query Market-1501 numbers are listed with ``measured_on="market1501-multi-query"``.
+  96.36). The multi-query Market-1501 numbers are listed on the ``market1501-multi-query``
+  protocol (Market-1501's multiple-query setting, which reid-bench evaluates too).
 """
 from reid_bench import hookimpl
 

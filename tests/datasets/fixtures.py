@@ -8,6 +8,7 @@ deliberate subsets. Other tests import these builders to run plugins on real-for
 import itertools
 import os
 import pickle
+import shutil
 import struct
 from dataclasses import dataclass
 
@@ -77,10 +78,12 @@ def _bounding_box_dataset(data_dir, file_name, num_train_ids, num_test_ids, num_
 
 
 def make_market1501(root, num_train_ids=3, num_test_ids=2, num_cameras=2, images_per_camera=2, num_distractors=2,
-                    num_junk=2, version_folder=True, size=IMAGE_SIZE):
+                    num_junk=2, version_folder=True, size=IMAGE_SIZE, gt_bbox_per_query=None):
     """Market-1501 under ``root/market1501/Market-1501-v15.09.15`` (or, with ``version_folder=False``,
     the older layout straight under ``root/market1501``): files ``PPPP_cCs1_FFFFFF_00.jpg``, with
-    ``num_distractors`` pid-0 and ``num_junk`` pid -1 images in the gallery (junk is not counted)."""
+    ``num_distractors`` pid-0 and ``num_junk`` pid -1 images in the gallery (junk is not counted).
+    With ``gt_bbox_per_query`` (multi-query) it also writes ``gt_bbox/``: a copy of every query and that
+    many more boxes of its id from its camera, plus one box of each train id (which multi-query ignores)."""
     data_dir = os.path.join(root, "market1501", "Market-1501-v15.09.15" if version_folder else "")
 
     def file_name(pid, camera, frame):
@@ -88,6 +91,19 @@ def make_market1501(root, num_train_ids=3, num_test_ids=2, num_cameras=2, images
 
     _bounding_box_dataset(data_dir, file_name, num_train_ids, num_test_ids, num_cameras, images_per_camera,
                           [0] * num_distractors + [-1] * num_junk, size)
+    if gt_bbox_per_query is not None:
+        gt_bbox = os.path.join(data_dir, "gt_bbox")
+        os.makedirs(gt_bbox)
+        frame = 900000
+        for name in sorted(os.listdir(os.path.join(data_dir, "query"))):
+            shutil.copy(os.path.join(data_dir, "query", name), gt_bbox)
+            pid, camera = int(name[:4]), int(name[6])
+            for _ in range(gt_bbox_per_query):
+                frame += 1
+                _save_jpg(os.path.join(gt_bbox, file_name(pid, camera, frame)), pid, frame, size)
+        for pid in range(2, 2 * num_train_ids + 1, 2):
+            frame += 1
+            _save_jpg(os.path.join(gt_bbox, file_name(pid, 1, frame)), pid, frame, size)
     return Counts(train_ids=num_train_ids, train_images=num_train_ids * num_cameras * images_per_camera,
                   query_ids=num_test_ids, query_images=num_test_ids * num_cameras,
                   gallery_images=num_test_ids * num_cameras * images_per_camera + num_distractors)

@@ -107,3 +107,35 @@ def test_path_that_torchreid_would_misread_is_refused(tmp_path):
     make_market1501(root)
     with pytest.raises(DatasetLayoutError, match="contains '2019_c1'"):
         market1501.load(root, allow_partial=True)
+
+
+# -- market1501-multi-query --------------------------------------------------------------------------
+
+def test_multi_query_pools_each_querys_gt_bbox_boxes_from_its_camera(tmp_path):
+    make_market1501(str(tmp_path), num_test_ids=2, num_cameras=2, gt_bbox_per_query=3)
+    splits = market1501.load_multi_query(str(tmp_path), allow_partial=True)
+    assert splits.query == market1501.load(str(tmp_path), allow_partial=True).query
+    # every query once (from query/, not its gt_bbox copy) plus its 3 other boxes; train ids' boxes left out
+    assert len(splits.query_pool) == len(splits.query) * 4
+    assert set(splits.query) <= set(splits.query_pool)
+    pool_keys = {(pid, camid) for _, pid, camid, _ in splits.query_pool}
+    assert pool_keys == {(pid, camid) for _, pid, camid, _ in splits.query}
+    for pid, camid in pool_keys:
+        group = [item for item in splits.query_pool if item[1:3] == (pid, camid)]
+        assert len(group) == 4 and all(f"{pid:04d}_c{camid + 1}s1_" in os.path.basename(p) for p, *_ in group)
+
+
+def test_multi_query_without_gt_bbox_says_what_is_needed(tmp_path):
+    make_market1501(str(tmp_path))
+    with pytest.raises(DatasetLayoutError) as error:
+        market1501.load_multi_query(str(tmp_path), allow_partial=True)
+    message = str(error.value)
+    gt_bbox = os.path.join(str(tmp_path), "market1501", "Market-1501-v15.09.15", "gt_bbox")
+    assert f"missing folder {gt_bbox}" in message
+    assert "25,259 hand-drawn boxes" in message and "torchreid's reader does not read" in message
+
+
+def test_multi_query_checks_the_published_gt_bbox_size(tmp_path):
+    make_market1501(str(tmp_path), gt_bbox_per_query=1)
+    with pytest.raises(DatasetLayoutError, match=r"gt_bbox images: 11 found, 25,259 expected"):
+        market1501.load_multi_query(str(tmp_path), allow_partial=False)

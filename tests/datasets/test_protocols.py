@@ -10,7 +10,7 @@ from reid_bench.plugin_manager import load_plugins
 
 from .fixtures import forbid_downloads
 
-REAL_PROTOCOLS = ["market1501", "dukemtmcreid", "cuhk03-labeled", "cuhk03-detected", "cuhk03-labeled-classic",
+REAL_PROTOCOLS = ["market1501", "market1501-multi-query", "dukemtmcreid", "cuhk03-labeled", "cuhk03-detected", "cuhk03-labeled-classic",
                   "cuhk03-detected-classic", "msmt17", "cifar100"]
 
 
@@ -41,6 +41,7 @@ def test_protocol_is_described(registry, name):
 
 @pytest.mark.parametrize("name, published", [
     ("market1501", market1501.PUBLISHED),
+    ("market1501-multi-query", {**market1501.PUBLISHED, **market1501.PUBLISHED_MULTI_QUERY}),
     ("dukemtmcreid", dukemtmcreid.PUBLISHED),
     ("cuhk03-labeled", cuhk03.PUBLISHED_NEW["labeled"]),
     ("cuhk03-detected", cuhk03.PUBLISHED_NEW["detected"]),

@@ -182,3 +182,48 @@ def test_bad_options_on_the_command_line(tmp_path, capsys, extra, expected):
     assert status == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and expected in err and "Traceback" not in err
+
+
+class Items(torch.utils.data.Dataset):
+    """``(feature, pid, camid, dsetid)`` items served as images whose first row is the feature (the shape
+    of a :class:`reid_bench.data.loaders.ReidImageDataset`, ``.data`` included)."""
+
+    def __init__(self, items):
+        self.data = items
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        feature, pid, camid, _ = self.data[index]
+        row = torch.tensor(feature, dtype=torch.float32)
+        return {"img": row[None, None, :].expand(3, 2, -1).contiguous(), "pid": pid, "camid": camid}
+
+
+def test_multi_query_pools_the_mean_feature_of_each_querys_id_and_camera():
+    # pid 1 camera 0 pools (0, 0), (2, 0), (4, 0) -> (2, 0); pid 2 camera 1 pools (0, 3) and (0, 5) -> (0, 4).
+    # Gallery: pid 1 at (2.5, 0) and pid 2 at (0, 0.5), both from camera 2. Pooled, each query's match is
+    # first (distances 0.25 vs 4.25 and 12.25); with single queries (0, 0) and (0, 3) the pid 1 query
+    # would rank pid 2's (0, 0.5) first (0.25 < 6.25): AP 1/2.
+    query = [((0.0, 0.0), 1, 0, 0), ((0.0, 3.0), 2, 1, 0)]
+    pool = [*query, ((2.0, 0.0), 1, 0, 0), ((4.0, 0.0), 1, 0, 0), ((0.0, 5.0), 2, 1, 0),
+            ((9.0, 9.0), 1, 1, 0)]  # pid 1 from camera 1: another camera, not pooled into the camera-0 query
+    gallery = [((2.5, 0.0), 1, 2, 0), ((0.0, 0.5), 2, 2, 0)]
+    loaders = {name: torch.utils.data.DataLoader(Items(items), batch_size=2)
+               for name, items in (("query", query), ("query_pool", pool), ("gallery", gallery))}
+    pooled = evaluate_reid(FirstRow(), loaders, plain_forward, torch.device("cpu"), options=TestTimeOptions(rerank=None))
+    assert pooled.metrics["mAP"] == pytest.approx(100.0)
+    assert pooled.details["query_pooling"] == {"mode": "mean", "pool_images": 6}
+    del loaders["query_pool"]
+    single = evaluate_reid(FirstRow(), loaders, plain_forward, torch.device("cpu"), options=TestTimeOptions(rerank=None))
+    assert single.per_query["ap"].tolist() == pytest.approx([0.5, 1.0])
+
+
+def test_pool_query_features_means_over_the_pid_and_camera():
+    from reid_bench.evaluation.evaluate import pool_query_features
+
+    features = torch.tensor([[1.0, 2.0], [3.0, 6.0], [10.0, 10.0], [5.0, 5.0]])
+    pooled = pool_query_features(features, [7, 7, 7, 8], [0, 0, 1, 0], [8, 7, 7], [0, 0, 1])
+    assert pooled.tolist() == [[5.0, 5.0], [2.0, 4.0], [10.0, 10.0]]
+    with pytest.raises(ValueError, match="pid 9 camera 0"):
+        pool_query_features(features, [7, 7, 7, 8], [0, 0, 1, 0], [9], [0])
