@@ -14,7 +14,9 @@ reference sweeps of the baseline, each in its own output folder:
 - untrained from the synthetic-pretrained weights (``--set epochs=0``): what pretraining alone gives;
 - trained from scratch (``--set pretrained=false``, first seed only): what the synthetic pretraining adds.
 
-It copies the result records into ``leaderboards/results/synthetic/`` (replacing earlier records of
+Every model the sweeps made is then tested on ``synthetic-shift`` (``reid-bench eval --checkpoint ... --dataset
+synthetic-shift``), the ``synthetic->synthetic-shift`` page. It copies the result records into
+``leaderboards/results/synthetic/`` (replacing earlier records of
 the same method, variant, training length, pretraining and seed) and regenerates ``leaderboards/``
 with ``reid-bench leaderboard``.
 
@@ -44,6 +46,7 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROTOCOL = "synthetic"
+SHIFTED = "synthetic-shift"  # the embedded second domain every trained model is also tested on
 BUILTIN_PLUGIN_PACKAGE = "reid_bench.plugins."
 REFERENCE = "baseline"
 
@@ -96,6 +99,21 @@ def store_records(new_records, destination):
             shutil.copy2(per_query, destination)
 
 
+def test_on_shift(output, reid_bench):
+    """Test every model a sweep trained in ``output`` on :data:`SHIFTED` with ``reid-bench eval`` (its records
+    under ``output/cross-domain/<run folder>/results``; a model already tested there is skipped). Returns
+    whether an evaluation failed."""
+    failed = False
+    for checkpoint in sorted(glob.glob(os.path.join(output, "*", "*", PROTOCOL, "*", "seed*", "model.pt"))):
+        folder = os.path.dirname(checkpoint)
+        target = os.path.join(output, "cross-domain", os.path.relpath(folder, output))
+        if glob.glob(os.path.join(target, "results", "*.json")):
+            continue
+        status = reid_bench(["eval", "--checkpoint", checkpoint, "--dataset", SHIFTED, "--output", target])
+        failed = failed or status != 0
+    return failed
+
+
 def sweeps(methods, args):
     """``(output folder, reid-bench sweep arguments)`` of the trained cells and the reference rows."""
     grid = ["--datasets", PROTOCOL, "--recipes", "uniform", "--jobs", str(args.jobs)]
@@ -137,7 +155,10 @@ def main(argv=None):
         status = reid_bench(["sweep", *sweep, *(["--dry-run"] if args.dry_run else [])])
         failed = failed or status != 0
         if not args.dry_run:
-            store_records(sorted(glob.glob(os.path.join(output, "results", "*.json"))),
+            failed = test_on_shift(output, reid_bench) or failed
+            store_records(sorted(glob.glob(os.path.join(output, "results", "*.json")))
+                          + sorted(glob.glob(os.path.join(output, "cross-domain", "**", "results", "*.json"),
+                                             recursive=True)),
                           os.path.join(args.results, PROTOCOL))
     if args.dry_run:
         return 0
