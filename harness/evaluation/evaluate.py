@@ -136,18 +136,7 @@ def evaluate_reid(model, loaders, extractor, device, evaluator="reid_bench", opt
     options = TestTimeOptions() if options is None else options
     start = time.perf_counter()
     extractor = options.extractor(extractor)
-    pooling = None
-    if "query_pool" in loaders:  # multi-query: a query's feature pools its id's images from its camera
-        pf, p_pids, p_camids = extract_features(model, loaders["query_pool"], extractor, device, progress,
-                                                "query pool features")
-        queries = loaders["query"].dataset.data
-        q_pids = np.asarray([item[1] for item in queries])
-        q_camids = np.asarray([item[2] for item in queries])
-        qf = pool_query_features(pf, p_pids, p_camids, q_pids, q_camids)
-        pooling = {"mode": "mean", "pool_images": len(p_pids)}
-    else:
-        qf, q_pids, q_camids = extract_features(model, loaders["query"], extractor, device, progress,
-                                                "query features")
+    qf, q_pids, q_camids, pooling = extract_query_features(model, loaders, extractor, device, progress)
     gf, g_pids, g_camids = extract_features(model, loaders["gallery"], extractor, device, progress,
                                             "gallery features")
     evaluation = evaluate_reid_features(qf, gf, q_pids, g_pids, q_camids, g_camids, evaluator, options, device,
@@ -155,6 +144,21 @@ def evaluate_reid(model, loaders, extractor, device, evaluator="reid_bench", opt
     if pooling is not None:
         evaluation.details["query_pooling"] = pooling
     return evaluation
+
+
+def extract_query_features(model, loaders, extractor, device, progress=False):
+    """``(features, pids, camids, pooling)`` of the queries: :func:`extract_features` of the ``"query"``
+    loader, or on a multi-query protocol (a ``"query_pool"`` loader) the pool's features averaged per query
+    (:func:`pool_query_features`); ``pooling`` is ``None`` or what the record's ``query_pooling`` says."""
+    if "query_pool" not in loaders:
+        return (*extract_features(model, loaders["query"], extractor, device, progress, "query features"), None)
+    pf, p_pids, p_camids = extract_features(model, loaders["query_pool"], extractor, device, progress,
+                                            "query pool features")
+    queries = loaders["query"].dataset.data
+    q_pids = np.asarray([item[1] for item in queries])
+    q_camids = np.asarray([item[2] for item in queries])
+    qf = pool_query_features(pf, p_pids, p_camids, q_pids, q_camids)
+    return qf, q_pids, q_camids, {"mode": "mean", "pool_images": len(p_pids)}
 
 
 def pool_query_features(pool_features, pool_pids, pool_camids, q_pids, q_camids):

@@ -155,12 +155,13 @@ def write_ranked_results(features, splits, out_dir, *, size, topk=10, count=8, p
 
 
 def extract(model, splits, transform, extractor, device, batch_size=64, workers=0, progress=True):
-    """Query and gallery features of ``splits`` with the recipe's test transform and extractor."""
+    """Query and gallery features of ``splits`` with the recipe's test transform and extractor (pooled
+    query features on a multi-query protocol, as the evaluation's)."""
     from ..data.loaders import build_test_loaders
-    from ..evaluation.evaluate import extract_features
+    from ..evaluation.evaluate import extract_features, extract_query_features
 
     loaders = build_test_loaders(splits, transform, batch_size, workers, pin_memory=False)
-    qf, q_pids, q_camids = extract_features(model, loaders["query"], extractor, device, progress, "query features")
+    qf, q_pids, q_camids, _ = extract_query_features(model, loaders, extractor, device, progress)
     gf, g_pids, g_camids = extract_features(model, loaders["gallery"], extractor, device, progress,
                                             "gallery features")
     return qf, q_pids, q_camids, gf, g_pids, g_camids

@@ -7,6 +7,7 @@ from .fixtures import forbid_downloads, make_cifar100, make_market1501
 
 FIXTURES = {  # big enough for two batches of 16 = 4 ids x 4 images
     "market1501": lambda root: make_market1501(root, num_train_ids=8),
+    "market1501-multi-query": lambda root: make_market1501(root, num_train_ids=8, gt_bbox_per_query=2),
     "cifar100": lambda root: make_cifar100(root, n_train=64, n_test=20),
 }
 
@@ -24,3 +25,6 @@ def test_short_run_on_fixture(short_run, tmp_path, protocol):
     assert record["protocol"] == protocol
     expected = ("top1_err", "top5_err") if protocol == "cifar100" else ("mAP", "R1")
     assert all(record["metrics"][name] is not None for name in expected)
+    if protocol == "market1501-multi-query":  # 2 test ids x 2 cameras, each query with its 2 more boxes
+        assert record["evaluation"]["query_pooling"] == {"mode": "mean", "pool_images": 12}
+        assert record["evaluation"]["num_query"] == 4
