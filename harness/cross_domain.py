@@ -38,10 +38,14 @@ def check_targets(source, names, datasets):
     return targets
 
 
-def record_on(base, protocol, evaluation, trained_on, results_dir):
-    """Write and return (record, path) of ``evaluation`` on ``protocol``: ``base`` (a record of the same
-    weights) with the test protocol, metrics, evaluation block and per-query file replaced."""
+def record_on(base, protocol, evaluation, source, results_dir):
+    """Write and return (record, path) of ``evaluation`` on ``protocol`` of a model trained on ``source`` (a
+    protocol): ``base`` (a record of the same weights) with the test protocol, metrics, evaluation block and
+    per-query file replaced. A model trained on the training split ``protocol`` uses
+    (``ProtocolSpec.trains_as``: a ``market1501`` model tested on ``market1501-multi-query``) is in domain
+    there, and its record says so (``trained_on`` is ``protocol``)."""
     record = copy.deepcopy(base)
+    trained_on = protocol.name if source.training_split == protocol.training_split else source.name
     record.update(
         run_id=f"{base['run_id']}-on-{protocol.name}",
         protocol=protocol.name, task=protocol.task, trained_on=trained_on, tested_on=protocol.name,

@@ -391,8 +391,7 @@ def run(config, plugins, log=print):
         target_splits = target.load(config.root, allow_partial=config.allow_partial, trial=0)
         target_evaluation = _evaluate(model, method, recipe, target, target_splits, config, device)
         log(f"tested on {target.name}: {json.dumps(target_evaluation.metrics)}")
-        _, target_path = record_on(record, target, target_evaluation, protocol.name,
-                                   os.path.join(config.output, "results"))
+        _, target_path = record_on(record, target, target_evaluation, protocol, os.path.join(config.output, "results"))
         log(f"result record: {target_path}")
     return record, path
 
@@ -433,6 +432,6 @@ def evaluate_checkpoint(checkpoint, plugins, *, datasets, root=None, device="aut
         evaluation = _evaluate(model, method, recipe, protocol, splits, config, device)
         path = None
         if protocol.task == "reid":
-            _, path = record_on(base, protocol, evaluation, info["protocol"], results_dir)
+            _, path = record_on(base, protocol, evaluation, plugins.datasets.get(info["protocol"]), results_dir)
         done.append((protocol.name, evaluation, path))
     return done

@@ -360,7 +360,9 @@ class ProtocolSpec:
     ``budget``, when set, override every recipe on this protocol (small images; a CPU-sized
     :class:`Budget`). ``pretrained_default`` is whether runs start from pretrained weights unless told
     otherwise, and ``pretrained_source`` which ones: ``"imagenet"``, or ``"synthetic"`` (the harness's
-    own synthetic pretraining, :mod:`reid_bench.pretraining`).
+    own synthetic pretraining, :mod:`reid_bench.pretraining`). ``trains_as`` names the protocol whose
+    training split this one uses unchanged (``market1501-multi-query``: ``market1501``): a model trained on
+    either is tested in domain on both (:func:`same_training_split`).
     """
 
     name: str
@@ -375,6 +377,12 @@ class ProtocolSpec:
     budget: Optional[Budget] = None
     pretrained_default: bool = True
     pretrained_source: str = "imagenet"
+    trains_as: Optional[str] = None
+
+    @property
+    def training_split(self):
+        """The name of the protocol whose training split this one trains on (its own name or ``trains_as``)."""
+        return self.trains_as or self.name
 
     @property
     def metrics(self):

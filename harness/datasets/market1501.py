@@ -116,4 +116,5 @@ MULTI_QUERY_PROTOCOL = ProtocolSpec(
     load=load_multi_query,
     layout=MULTI_QUERY_LAYOUT.description,
     url=LAYOUT.url,
+    trains_as="market1501",
 )
