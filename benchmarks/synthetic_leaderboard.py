@@ -11,7 +11,8 @@ already done is skipped and an interrupted one resumed, so rerunning the script 
 reference sweeps of the baseline, each in its own output folder:
 
 - untrained from scratch (``--set epochs=0 --set pretrained=false``): what chance looks like;
-- untrained from the synthetic-pretrained weights (``--set epochs=0``): what pretraining alone gives;
+- untrained from the synthetic-pretrained weights (``--set epochs=0``): the baseline's network (last
+  stride 1) on those weights, before any training;
 - trained from scratch (``--set pretrained=false``, first seed only): what the synthetic pretraining adds.
 
 Every model the sweeps made is then tested on ``synthetic-shift`` (``reid-bench eval --checkpoint ... --dataset
