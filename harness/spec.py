@@ -362,7 +362,7 @@ class ProtocolSpec:
     otherwise, and ``pretrained_source`` which ones: ``"imagenet"``, or ``"synthetic"`` (the harness's
     own synthetic pretraining, :mod:`reid_bench.pretraining`). ``trains_as`` names the protocol whose
     training split this one uses unchanged (``market1501-multi-query``: ``market1501``): a model trained on
-    either is tested in domain on both (:func:`same_training_split`).
+    either is tested in domain on both (:attr:`training_split`, :func:`reid_bench.cross_domain.record_on`).
     """
 
     name: str

@@ -2,8 +2,8 @@
 
 Re-id: features of query and gallery images from the model in eval mode (through the recipe's
 test-time feature extractor; on a multi-query protocol each query's feature is the mean over its
-identity's images from its camera, :func:`pool_query_features`), prepared by the test-time options (:mod:`.test_time`: flipped images,
-query expansion, Euclidean or cosine distance), CMC / mAP / mINP under torchreid's market rules
+identity's images from its camera, :func:`pool_query_features`), prepared by the test-time options
+(:mod:`.test_time`: flipped images, query expansion, Euclidean or cosine distance), CMC / mAP / mINP under torchreid's market rules
 (gallery entries with the query's id *and* camera are excluded), plus the same metrics after
 k-reciprocal re-ranking (default k1 = 20, k2 = 6, lambda = 0.3) as a second set. Each query's AP,
 first-match rank and number of true matches are kept too (:attr:`Evaluation.per_query`), so two runs

@@ -10,8 +10,8 @@ from reid_bench.plugin_manager import load_plugins
 
 from .fixtures import forbid_downloads
 
-REAL_PROTOCOLS = ["market1501", "market1501-multi-query", "dukemtmcreid", "cuhk03-labeled", "cuhk03-detected", "cuhk03-labeled-classic",
-                  "cuhk03-detected-classic", "msmt17", "cifar100"]
+REAL_PROTOCOLS = ["market1501", "market1501-multi-query", "dukemtmcreid", "cuhk03-labeled", "cuhk03-detected",
+                  "cuhk03-labeled-classic", "cuhk03-detected-classic", "msmt17", "cifar100"]
 
 
 @pytest.fixture(scope="module")

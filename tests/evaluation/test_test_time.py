@@ -211,11 +211,12 @@ def test_multi_query_pools_the_mean_feature_of_each_querys_id_and_camera():
     gallery = [((2.5, 0.0), 1, 2, 0), ((0.0, 0.5), 2, 2, 0)]
     loaders = {name: torch.utils.data.DataLoader(Items(items), batch_size=2)
                for name, items in (("query", query), ("query_pool", pool), ("gallery", gallery))}
-    pooled = evaluate_reid(FirstRow(), loaders, plain_forward, torch.device("cpu"), options=TestTimeOptions(rerank=None))
+    options = TestTimeOptions(rerank=None)
+    pooled = evaluate_reid(FirstRow(), loaders, plain_forward, torch.device("cpu"), options=options)
     assert pooled.metrics["mAP"] == pytest.approx(100.0)
     assert pooled.details["query_pooling"] == {"mode": "mean", "pool_images": 6}
     del loaders["query_pool"]
-    single = evaluate_reid(FirstRow(), loaders, plain_forward, torch.device("cpu"), options=TestTimeOptions(rerank=None))
+    single = evaluate_reid(FirstRow(), loaders, plain_forward, torch.device("cpu"), options=options)
     assert single.per_query["ap"].tolist() == pytest.approx([0.5, 1.0])
 
 
