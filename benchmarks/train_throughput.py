@@ -36,10 +36,10 @@ import torch
 from reid_bench.data.loaders import default_workers, seed_epoch
 from reid_bench.engine import Trainer
 from reid_bench.engine.optim import build_optimizer
-from reid_bench.losses import batch_hard_triplet
+from reid_bench.models.losses import batch_hard_triplet
 from reid_bench.plugin_manager import load_plugins
 from reid_bench.recipes import resolve_recipe
-from reid_bench.runs import model_complexity
+from reid_bench.experiment.runs import model_complexity
 
 
 def _sync(device):

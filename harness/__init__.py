@@ -8,11 +8,11 @@ import warnings
 # torchreid warns at import that its Cython ranking is missing; reid-bench ranks with its own code.
 warnings.filterwarnings("ignore", message="Cython evaluation", category=UserWarning)
 
-from .backbones import Pretrained, googlenet, load_imagenet_weights, resnet, set_last_stride
+from .models.backbones import Pretrained, googlenet, load_imagenet_weights, resnet, set_last_stride
 from .errors import DatasetLayoutError, MissingPretrainedWeightsError, UserError
 from .hookspecs import hookimpl
-from .inference import ReidModel, extract_features, load_model
-from .losses import BatchHardTripletTerm, CrossEntropyTerm, pairwise_distances, same_identity_mask
+from .deploy.inference import ReidModel, extract_features, load_model
+from .models.losses import BatchHardTripletTerm, CrossEntropyTerm, pairwise_distances, same_identity_mask
 from .spec import (
     Augment,
     Budget,

@@ -2,7 +2,9 @@
 
 Loaded as the plugin ``reid_bench`` before any other, through the same hooks every plugin uses.
 """
-from . import datasets, losses, samplers
+from . import datasets
+from .models import losses
+from .data import samplers
 from .hookspecs import hookimpl
 
 

@@ -10,8 +10,8 @@ import json
 import sys
 import textwrap
 
-from . import config as config_module
-from .backbones import WEIGHT_SOURCES
+from .experiment import config as config_module
+from .models.backbones import WEIGHT_SOURCES
 from .engine.acceleration import AMP_DTYPES
 from .errors import UserError
 from .evaluation import test_time
@@ -153,7 +153,7 @@ def build_parser():
                                 description="Run every cell of a grid (plugins x variants x datasets x recipes x "
                                             "seeds x override sets) as one `reid-bench run`, through submitit; "
                                             "cells already done are skipped, interrupted ones resumed.")
-    from . import sweep as sweep_module
+    from .experiment import sweep as sweep_module
 
     sweep_module.add_arguments(sweep)
 
@@ -179,7 +179,7 @@ def build_parser():
 
     check_module.add_arguments(check)
 
-    from . import export as export_module, inference
+    from .deploy import export as export_module, inference
 
     extract = commands.add_parser("extract", parents=[common], help="write the features of your own images",
                                   description="Extract a trained model's test-time features for a folder or glob "
@@ -198,7 +198,7 @@ def build_parser():
                                   description="The mAP difference of two runs (or two sets of seeds) on the same "
                                               "protocol, with a paired-bootstrap confidence interval over queries "
                                               "(and seeds).")
-    from . import compare as compare_module
+    from .results import compare as compare_module
 
     compare_module.add_arguments(compare)
 
@@ -256,7 +256,7 @@ def command_list(args, plugins):
 
 
 def command_run(args, plugins):
-    from .runs import run
+    from .experiment.runs import run
 
     experiment = config_module.experiment_from_args(args, args.given_options)
     for config in config_module.run_configs(experiment, resume=args.resume, overwrite=args.overwrite,
@@ -266,7 +266,7 @@ def command_run(args, plugins):
 
 
 def command_sweep(args, plugins):
-    from .sweep import command
+    from .experiment.sweep import command
 
     return command(args, plugins)
 
@@ -276,8 +276,8 @@ def command_config(args, plugins):
 
 
 def command_eval(args, plugins):
-    from .inference import evaluate_feature_files
-    from .runs import evaluate_checkpoint
+    from .deploy.inference import evaluate_feature_files
+    from .experiment.runs import evaluate_checkpoint
 
     options = test_time.from_arguments(args)
     if args.features:
@@ -304,25 +304,25 @@ def command_check(args, plugins):
 
 
 def command_extract(args, plugins):
-    from .inference import command_extract
+    from .deploy.inference import command_extract
 
     return command_extract(args, plugins)
 
 
 def command_search(args, plugins):
-    from .inference import command_search
+    from .deploy.inference import command_search
 
     return command_search(args, plugins)
 
 
 def command_export(args, plugins):
-    from .export import command
+    from .deploy.export import command
 
     return command(args, plugins)
 
 
 def command_compare(args, plugins):
-    from .compare import command
+    from .results.compare import command
 
     return command(args, plugins)
 

@@ -28,7 +28,7 @@ def reid_bench_cache(tmp_path_factory):
 def tiny_synthetic_pretraining():
     """A run on ``synthetic`` without ``--no-pretrained`` pretrains its backbone first (minutes); in the
     tests that pretraining is a tiny one (a few iterations), so no test pays for the real one."""
-    from reid_bench import pretraining
+    from reid_bench.models import pretraining
 
     real = pretraining.PRETRAINING
     pretraining.PRETRAINING = pretraining.PretrainingRecipe(identities=6, images_per_identity=2, iterations=2,

@@ -1,1 +1,2 @@
-"""The input pipeline: augmentations named by recipes, and the data loaders built from a protocol."""
+"""The input pipeline: augmentations named by recipes, the data loaders built from a protocol, the batch
+samplers, and checking that every image of a protocol decodes."""

@@ -24,7 +24,7 @@ import torch
 
 from ..data.loaders import build_train_loader, seed_epoch, train_dataset
 from ..data.transforms import build_train_transform
-from ..distributed import Distributed
+from .distributed import Distributed
 from ..errors import UserError
 from .acceleration import Acceleration, amp_mode
 from .checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint

@@ -64,7 +64,7 @@ def write_leaderboards(result_dirs, out_dir, plugin_set, include_smoke=False):
     methods and protocols registered in ``plugin_set`` (a :class:`reid_bench.plugin_manager.PluginSet`
     or anything with ``methods`` and ``datasets`` registries); smoke runs only with ``include_smoke``.
     Every file is written atomically. Returns a :class:`LeaderboardReport`."""
-    from ..visualize.leaderboard import write_page_figures
+    from .figures import write_page_figures
 
     records, skipped, missing = load_records(result_dirs, include_smoke)
     methods = dict(plugin_set.methods.items())

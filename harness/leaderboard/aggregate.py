@@ -21,7 +21,7 @@ import statistics
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from ..significance import Comparison
+from ..results.significance import Comparison
 from .records import TASK_METRICS, Group
 from .significance import against_baseline
 

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
-from ..results import SCHEMA_VERSION
+from ..results.records import SCHEMA_VERSION
 from ..spec import CLASSIFICATION_METRICS, REID_METRICS
 
 TASK_METRICS = {"reid": REID_METRICS, "classification": CLASSIFICATION_METRICS}

@@ -11,8 +11,8 @@ every time it is generated. A row whose records (or whose baseline's) lack per-q
 from typing import Optional
 
 from ..errors import UserError
-from ..per_query import load_per_query
-from ..significance import Comparison, aligned_ap, paired_bootstrap
+from ..results.per_query import load_per_query
+from ..results.significance import Comparison, aligned_ap, paired_bootstrap
 
 BASELINE_METHOD = "baseline"
 RESAMPLES = 1000

@@ -69,7 +69,7 @@ def add_arguments(parser, common):
 
 def _load(args, plugins):
     """``(trained run, protocol, splits, out folder)`` for a model-based picture."""
-    from ..inference import load_model
+    from ..deploy.inference import load_model
     from ..spec import ReidSplits
 
     trained = load_model(args.checkpoint, device=args.device, plugins=plugins)

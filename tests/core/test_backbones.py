@@ -3,7 +3,7 @@ import torch
 from torchreid.reid.models.resnet import Bottleneck, ResNet
 
 from reid_bench import load_imagenet_weights, resnet
-from reid_bench.backbones import zero_init_residuals
+from reid_bench.models.backbones import zero_init_residuals
 
 
 def last_norms(net):

@@ -8,7 +8,7 @@ import pytest
 from conftest import SHORT_RUN
 
 from reid_bench.cli import main
-from reid_bench.per_query import load_per_query, mean_ap
+from reid_bench.results.per_query import load_per_query, mean_ap
 
 THIRD_PARTY = os.path.join(os.path.dirname(os.path.dirname(__file__)), "third_party")
 #: the small third-party example plugin: a run and four evaluations in a few seconds
@@ -85,7 +85,7 @@ def test_eval_outside_a_run_output_needs_output(tmp_path, capsys):
 
     from reid_bench.plugin_manager import load_plugins
     from reid_bench.recipes import resolve_recipe
-    from reid_bench.runs import build_model
+    from reid_bench.experiment.runs import build_model
 
     plugins = load_plugins([])
     method, protocol = plugins.methods.get("baseline"), plugins.datasets.get("synthetic")

@@ -15,7 +15,7 @@ from reid_bench.atomic import save_torch_atomic, write_text_atomic
 from reid_bench.cli import main
 from reid_bench.engine.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from reid_bench.plugin_manager import ENTRY_POINT_GROUP, load_plugins
-from reid_bench.runs import _slug
+from reid_bench.experiment.runs import _slug
 
 THIRD_PARTY = os.path.join(os.path.dirname(os.path.dirname(__file__)), "third_party")
 

@@ -9,7 +9,7 @@ import torch
 from reid_bench.errors import UserError
 from reid_bench.evaluation.evaluate import evaluate_reid, plain_forward
 from reid_bench.evaluation.test_time import Reranking, TestTimeOptions
-from reid_bench.per_query import load_per_query, mean_ap
+from reid_bench.results.per_query import load_per_query, mean_ap
 
 
 def test_run_writes_per_query_file_that_reproduces_map(short_run, tmp_path):

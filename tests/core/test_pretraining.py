@@ -7,8 +7,8 @@ import pytest
 import torch
 import torchvision
 
-from reid_bench import pretraining
-from reid_bench.backbones import Pretrained
+from reid_bench.models import pretraining
+from reid_bench.models.backbones import Pretrained
 from reid_bench.datasets import synthetic
 
 TINY = pretraining.PretrainingRecipe(identities=6, images_per_identity=2, iterations=2, batch_size=4, seed=7)

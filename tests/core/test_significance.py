@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from reid_bench.cli import main
-from reid_bench.per_query import save_per_query
-from reid_bench.significance import paired_bootstrap
+from reid_bench.results.per_query import save_per_query
+from reid_bench.results.significance import paired_bootstrap
 
 
 def test_identical_result_sets_differ_by_exactly_zero():

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 import reid_bench
+import reid_bench.deploy.inference
 from reid_bench.cli import main
 from reid_bench.errors import UserError
-from reid_bench.export import export_onnx
+from reid_bench.deploy.export import export_onnx
 
 from .fixtures import TINY_RUN, forbid_downloads, make_market1501
 
@@ -48,7 +49,7 @@ def test_export_runs_in_onnxruntime_with_pytorchs_features(plugin, market, tmp_p
     model = reid_bench.load_model(checkpoint, device="cpu")
     paths = sorted(glob.glob(os.path.join(images, "*.jpg")))[:5]
     session = onnxruntime.InferenceSession(out, providers=["CPUExecutionProvider"])
-    batch = torch.stack([model.transform(reid_bench.inference.read_image(path)) for path in paths]).numpy()
+    batch = torch.stack([model.transform(reid_bench.deploy.inference.read_image(path)) for path in paths]).numpy()
     onnx_features = session.run(["features"], {"images": batch})[0]
     assert np.abs(onnx_features - reid_bench.extract_features(model, paths)).max() <= 1e-4
 

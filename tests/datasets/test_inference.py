@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import reid_bench
+import reid_bench.deploy.inference
 from reid_bench.cli import main
 from reid_bench.evaluation import evaluate
 from reid_bench.plugin_manager import load_plugins
@@ -67,8 +68,8 @@ def test_api_features_equal_the_evaluation_path(plugin, test_features, market, t
 
     # saved features evaluate to the run's metrics, with no model
     q_file, g_file = str(tmp_path / "query.npz"), str(tmp_path / "gallery.npz")
-    reid_bench.inference.save_features(q_file, evaluated["query"].numpy(), [item[0] for item in query], model)
-    reid_bench.inference.save_features(g_file, evaluated["gallery"].numpy(), [item[0] for item in gallery])
+    reid_bench.deploy.inference.save_features(q_file, evaluated["query"].numpy(), [item[0] for item in query], model)
+    reid_bench.deploy.inference.save_features(g_file, evaluated["gallery"].numpy(), [item[0] for item in gallery])
     capsys.readouterr()
     assert main(["eval", "--features", q_file, g_file, "--dataset", "market1501", "--root", root,
                  "--allow-partial"]) == 0
@@ -93,7 +94,7 @@ def test_extract_then_search_finds_the_query_itself_first(baseline_run, market, 
     out = str(tmp_path / "gallery.npz")
     assert main(["extract", "--checkpoint", baseline_run, "--images", str(images), "--out", out, "--workers", "0",
                  "--no-progress"]) == 0
-    features, paths, metadata = reid_bench.inference.load_features(out)
+    features, paths, metadata = reid_bench.deploy.inference.load_features(out)
     assert features.shape[0] == 6 and len(paths) == 6 and metadata["method"] == "baseline"
 
     capsys.readouterr()
@@ -136,8 +137,8 @@ def test_saved_features_must_cover_the_split(market, tmp_path, capsys):
     query = [item[0] for item in splits.query]
     gallery = [item[0] for item in splits.gallery]
     q_file, g_file, bogus = str(tmp_path / "q.npz"), str(tmp_path / "g.npz"), tmp_path / "bogus.npz"
-    reid_bench.inference.save_features(q_file, np.ones((len(query), 4)), query)
-    reid_bench.inference.save_features(g_file, np.ones((len(gallery) - 2, 4)), gallery[2:])
+    reid_bench.deploy.inference.save_features(q_file, np.ones((len(query), 4)), query)
+    reid_bench.deploy.inference.save_features(g_file, np.ones((len(gallery) - 2, 4)), gallery[2:])
     bogus.write_bytes(b"not an npz")
     for files, expected in (([q_file, g_file], f"2 of its {len(gallery)} gallery images have no feature"),
                             ([q_file, str(bogus)], "cannot read")):

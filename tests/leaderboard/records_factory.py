@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from reid_bench.per_query import per_query_filename, save_per_query
+from reid_bench.results.per_query import per_query_filename, save_per_query
 
 
 def make_record(method="alpha", variant="full", protocol="synthetic", seed=0, recipe_name="uniform", epochs=12,

@@ -38,7 +38,7 @@ import os
 import platform
 import subprocess
 
-from .atomic import write_text_atomic
+from ..atomic import write_text_atomic
 
 SCHEMA_VERSION = 1
 
@@ -51,7 +51,7 @@ def library_versions():
     import torch
     import torchvision
 
-    from . import __version__
+    from .. import __version__
 
     try:
         import importlib.metadata

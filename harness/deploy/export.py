@@ -21,7 +21,7 @@ import tempfile
 import numpy as np
 import torch
 
-from .errors import UserError
+from ..errors import UserError
 
 FORMATS = ("onnx",)
 DEFAULT_TOLERANCE = 1e-4
@@ -31,7 +31,7 @@ DEFAULT_CHECK_IMAGES = 8
 
 def add_arguments(parser):
     """The ``reid-bench export`` options."""
-    from .cli import POSITIVE
+    from ..cli import POSITIVE
 
     parser.add_argument("--checkpoint", required=True, help="a run folder or its model.pt (run.json beside it)")
     parser.add_argument("--format", choices=FORMATS, default="onnx", help="export format (default onnx)")

@@ -14,9 +14,9 @@ import copy
 import json
 import os
 
-from .errors import UserError
-from .per_query import per_query_filename, save_per_query
-from .results import git_commit, library_versions, utc_now, write_record
+from ..errors import UserError
+from ..results.per_query import per_query_filename, save_per_query
+from ..results.records import git_commit, library_versions, utc_now, write_record
 
 
 def check_targets(source, names, datasets):

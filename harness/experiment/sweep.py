@@ -39,7 +39,7 @@ import sys
 import time
 from typing import Optional
 
-from .errors import UserError
+from ..errors import UserError
 
 LAUNCHERS = ("local", "slurm")
 GRID_KEYS = ("plugins", "variants", "datasets", "recipes", "seeds", "overrides")
@@ -152,7 +152,8 @@ def build_sweep(document, args):
 
 def run_folder_of(sweep, cell, plugins):
     """The run folder ``cell`` trains in, found the way ``reid-bench run`` finds it; checks the cell."""
-    from . import cli, config as config_module
+    from .. import cli
+    from . import config as config_module
     from .runs import run_folder
 
     args = cli.build_parser().parse_args(sweep.argv(cell))
@@ -183,7 +184,7 @@ def is_done(folder, recorded):
 
 def run_cell(argv):
     """A job's body: ``reid-bench run`` in this process; a non-zero exit is an error (the job failed)."""
-    from .cli import main
+    from ..cli import main
 
     print("reid-bench " + " ".join(argv), flush=True)
     code = main(argv)

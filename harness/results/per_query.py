@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 SUFFIX = ".queries.npz"
 REQUIRED = ("trial", "pid", "camid", "ap", "first_rank", "num_matches")

@@ -10,9 +10,9 @@ import json
 import os
 import re
 
-from .cli import POSITIVE
-from .errors import UserError
-from .leaderboard.records import InvalidRecord, evaluation_label
+from ..cli import POSITIVE
+from ..errors import UserError
+from ..leaderboard.records import InvalidRecord, evaluation_label
 from .per_query import load_per_query, mean_ap
 from .significance import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, aligned_ap, paired_bootstrap
 

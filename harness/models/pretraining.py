@@ -33,11 +33,11 @@ import torch
 import torchvision
 from torch import nn
 
-from .atomic import save_torch_atomic, write_text_atomic
+from ..atomic import save_torch_atomic, write_text_atomic
 from .backbones import zero_init_residuals
-from .cache import cache_base, exclusive_lock
-from .datasets import synthetic
-from .spec import IMAGENET_MEAN, IMAGENET_STD
+from ..cache import cache_base, exclusive_lock
+from ..datasets import synthetic
+from ..spec import IMAGENET_MEAN, IMAGENET_STD
 
 #: attribute heads: name -> number of classes (the generator's pools)
 ATTRIBUTES = {

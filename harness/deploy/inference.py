@@ -27,12 +27,12 @@ import sys
 import numpy as np
 import torch
 
-from .data.loaders import read_image
-from .data.transforms import build_test_transform
-from .errors import UserError
-from .evaluation.evaluate import evaluate_reid_features, test_feature_extractor
-from .evaluation.test_time import TestTimeOptions
-from .recipes import resolve_recipe
+from ..data.loaders import read_image
+from ..data.transforms import build_test_transform
+from ..errors import UserError
+from ..evaluation.evaluate import evaluate_reid_features, test_feature_extractor
+from ..evaluation.test_time import TestTimeOptions
+from ..recipes import resolve_recipe
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 RUN_INFO_KEYS = {"method": str, "variant": str, "protocol": str, "recipe_name": str, "num_classes": int,
@@ -107,10 +107,10 @@ def load_model(run_dir_or_model_pt, *, device="auto", plugins=None):
     """The :class:`ReidModel` of a run folder (or of its ``model.pt``), rebuilt from the ``run.json`` beside
     the weights, in eval mode on ``device`` (``cpu``, ``cuda``, ``auto``). ``plugins`` (a loaded plugin set)
     defaults to the installed plugins."""
-    from .runs import build_model, resolve_device
+    from ..experiment.runs import build_model, resolve_device
 
     if plugins is None:
-        from .plugin_manager import load_plugins
+        from ..plugin_manager import load_plugins
 
         plugins = load_plugins()
     path = str(run_dir_or_model_pt)
@@ -126,7 +126,7 @@ def load_model(run_dir_or_model_pt, *, device="auto", plugins=None):
     trained_on = plugins.datasets.get(info["protocol"])
     recipe = resolve_recipe(method, trained_on, info["recipe_name"], input_size=tuple(info["input_size"]))
     if info.get("overrides"):  # trained with a config's or --set's changes: the recipe.json beside it says which
-        from .config import recipe_of_document
+        from ..experiment.config import recipe_of_document
 
         document = _read_json(os.path.join(os.path.dirname(info_path), "recipe.json"),
                               "the run's recipe.json: run.json says its recipe was overridden, and it holds how")
@@ -195,7 +195,7 @@ def extract_features(model, images_or_paths, batch_size=128, device=None, worker
     if not items:
         raise UserError("no images to extract features from")
     if device is not None:
-        from .runs import resolve_device
+        from ..experiment.runs import resolve_device
 
         model.device = resolve_device(str(device))
         model.to(model.device)
@@ -289,7 +289,7 @@ def evaluate_feature_files(query_file, gallery_file, plugins, *, dataset, root=N
     --features``) under the test-time ``options`` (:class:`~reid_bench.evaluation.test_time.TestTimeOptions`;
     default: no re-ranking): each feature is matched to its image's identity and camera by path (see
     :func:`_labels`)."""
-    from .runs import resolve_device
+    from ..experiment.runs import resolve_device
 
     options = TestTimeOptions(rerank=None) if options is None else options
     if options.flip:
@@ -328,7 +328,7 @@ def add_extract_arguments(parser):
 
 def add_search_arguments(parser):
     """The ``reid-bench search`` options."""
-    from .cli import POSITIVE
+    from ..cli import POSITIVE
 
     parser.add_argument("--features", required=True, help="the gallery's features file (from `reid-bench extract`)")
     parser.add_argument("--query", required=True, nargs="+", metavar="IMAGES",
@@ -340,7 +340,7 @@ def add_search_arguments(parser):
 
 
 def _model_arguments(parser):
-    from .cli import NON_NEGATIVE, POSITIVE
+    from ..cli import NON_NEGATIVE, POSITIVE
 
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     parser.add_argument("--batch-size", type=POSITIVE, default=128, help="images per forward pass (default 128)")
@@ -377,7 +377,7 @@ def _query_features(args, gallery_metadata, plugins):
 def search(query_features, gallery_features, top=10):
     """``(distances, indices)`` (Q, k) of the ``top`` nearest gallery features of each query: Euclidean
     distance, as the evaluation ranks (torchreid's squared-distance formula, then the square root)."""
-    from .evaluation.ranking import iter_distance_chunks
+    from ..evaluation.ranking import iter_distance_chunks
 
     k = min(top, len(gallery_features))
     distances, indices = [], []

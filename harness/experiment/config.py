@@ -35,8 +35,8 @@ import typing
 
 import yaml
 
-from .errors import UserError
-from .recipes import RECIPES, resolve_recipe
+from ..errors import UserError
+from ..recipes import RECIPES, resolve_recipe
 
 #: RunConfig fields that are not run options of a config: what one invocation does (resume ...), the seed
 #: (a config has ``seeds``) and the recipe (its own section)
@@ -244,7 +244,7 @@ def merge_options(file_document, given, assignments):
         elif len(parts) == 1:
             set_option(parts[0], value, f"--set {parts[0]}")
         elif parts[0] == "test_time":
-            from .evaluation.test_time import TestTimeOptions
+            from ..evaluation.test_time import TestTimeOptions
 
             current = _plain(options["test_time"] if options["test_time"] is not None else TestTimeOptions())
             set_option("test_time", _merge(current, _nest(parts[1:], value)), f"--set {'.'.join(parts)}")
@@ -289,7 +289,7 @@ def _test_time_option(value, where):
     """``test_time``: null (the defaults), a :class:`~reid_bench.evaluation.test_time.TestTimeOptions`, or its
     mapping (``flip``, ``distance``, ``aqe``: null or ``{k, alpha, times}``, ``rerank``: null or ``{k1, k2,
     lambda_value}``) as ``config show`` writes it."""
-    from .evaluation.test_time import QueryExpansion, Reranking, TestTimeOptions
+    from ..evaluation.test_time import QueryExpansion, Reranking, TestTimeOptions
 
     if value is None or isinstance(value, TestTimeOptions):
         return value
@@ -433,7 +433,7 @@ def experiment_from_args(args, given):
     """The :class:`ExperimentConfig` of parsed ``run`` / ``config show`` arguments; ``given`` names the
     options given on the command line (only those override the config file). The test-time switches
     (``--flip``, ``--aqe-k`` ...) given together make the ``test_time`` option."""
-    from .evaluation import test_time
+    from ..evaluation import test_time
 
     document = read_config_file(args.config) if args.config else {}
     options = option_defaults()

@@ -13,7 +13,7 @@ from typing import Optional
 import torch
 import torchvision
 
-from .errors import MissingPretrainedWeightsError
+from ..errors import MissingPretrainedWeightsError
 
 #: architecture -> torchvision weight enums whose files are accepted, preferred first
 _WEIGHT_ENUMS = {

@@ -17,22 +17,22 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .atomic import save_torch_atomic, write_text_atomic
-from . import distributed
+from ..atomic import save_torch_atomic, write_text_atomic
+from ..engine import distributed
 from .config import config_document, dump, experiment_of_run, resolve_experiment
-from .backbones import Pretrained
-from .engine import Trainer
-from .engine.acceleration import Acceleration, amp_mode
-from .engine.checkpoint import CHECKPOINT_NAME, check_existing_checkpoint
-from .errors import UserError
-from .evaluation.evaluate import evaluate_classification, evaluate_reid, test_feature_extractor
-from .evaluation.test_time import TestTimeOptions
-from .per_query import per_query_filename, save_per_query
+from ..models.backbones import Pretrained
+from ..engine import Trainer
+from ..engine.acceleration import Acceleration, amp_mode
+from ..engine.checkpoint import CHECKPOINT_NAME, check_existing_checkpoint
+from ..errors import UserError
+from ..evaluation.evaluate import evaluate_classification, evaluate_reid, test_feature_extractor
+from ..evaluation.test_time import TestTimeOptions
+from ..results.per_query import per_query_filename, save_per_query
 from .cross_domain import check_targets, checkpoint_record, record_on, results_dir_of
-from .data.loaders import build_test_loaders, default_workers
-from .data.transforms import build_test_transform
-from .results import git_commit, library_versions, utc_now, write_json_atomic, write_record
-from .spec import ReidSplits
+from ..data.loaders import build_test_loaders, default_workers
+from ..data.transforms import build_test_transform
+from ..results.records import git_commit, library_versions, utc_now, write_json_atomic, write_record
+from ..spec import ReidSplits
 
 
 @dataclass
@@ -404,7 +404,7 @@ def evaluate_checkpoint(checkpoint, plugins, *, datasets, root=None, device="aut
     beside the checkpoint (:func:`reid_bench.inference.load_model`); the test-time features follow the
     run's recipe. Each re-id evaluation writes a result record (:mod:`.cross_domain`) under
     ``output``/results, by default the results folder of the run's own output."""
-    from .inference import load_model
+    from ..deploy.inference import load_model
 
     loaded = load_model(checkpoint, device=device, plugins=plugins)
     method, info, recipe, model, device = loaded.method, loaded.info, loaded.recipe, loaded.network, loaded.device

@@ -13,7 +13,7 @@ fonts beyond matplotlib's own DejaVu Sans) and no date or creator metadata.
 """
 import os
 
-from ..leaderboard.aggregate import PRIMARY_METRIC
+from .aggregate import PRIMARY_METRIC
 
 SVG_RC = {"svg.hashsalt": "reid-bench leaderboard", "svg.fonttype": "path", "font.family": "DejaVu Sans",
           "font.size": 9}
@@ -30,7 +30,7 @@ def row_label(row):
 
 def figure_names(protocol, task):
     """The figure files of a page, in the order they are embedded (named like the page's file)."""
-    from ..leaderboard.protocols import page_filename
+    from .protocols import page_filename
 
     stem, metric = page_filename(protocol)[:-len(".md")], PRIMARY_METRIC[task][0]
     return ([f"{stem}-cmc.svg"] if task == "reid" else []) + [f"{stem}-{metric}.svg"]

@@ -38,7 +38,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from .errors import UserError
+from ..errors import UserError
 
 #: How long a rank waits for the others at a collective: long enough for rank 0 to evaluate a large
 #: protocol (MSMT17 with re-ranking) while the others wait at the barrier.
@@ -247,7 +247,7 @@ class RankShare(Sampler):
 
     def global_batches(self):
         """The epoch's global batches, as every rank sees them."""
-        from .data.loaders import epoch_seed
+        from ..data.loaders import epoch_seed
 
         with seeded_generators(epoch_seed(self.seed, self.epoch)):
             stream = list(self.sampler)
