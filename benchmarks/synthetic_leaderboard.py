@@ -6,7 +6,7 @@ and the paper plugins, found in the plugin registry, not listed here) and each s
     reid-bench sweep --plugins METHODS --datasets synthetic --recipes uniform --seeds SEEDS \
         --output runs/synthetic-leaderboard/trained --jobs JOBS [--set epochs=E]
 
-(``reid_bench.sweep``: each cell its own process, ``--jobs`` at a time sharing the CPU threads; a cell
+(``reid_bench.experiment.sweep``: each cell its own process, ``--jobs`` at a time sharing the CPU threads; a cell
 already done is skipped and an interrupted one resumed, so rerunning the script continues it), plus three
 reference sweeps of the baseline, each in its own output folder:
 
@@ -22,7 +22,7 @@ the same method, variant, training length, pretraining and seed) and regenerates
 with ``reid-bench leaderboard``.
 
 The schedule is CPU-sized: the synthetic protocol fine-tunes the synthetic-pretrained backbones
-(:mod:`reid_bench.pretraining`, made once per architecture and cached) at 64x32 under its budget
+(:mod:`reid_bench.models.pretraining`, made once per architecture and cached) at 64x32 under its budget
 (16 epochs of 32-image batches, one warm-up epoch, x0.1 for the last two), shortened to ``--epochs``
 when given; the uniform recipe gives every method the same optimizer, P x K batches and
 augmentation, so the table compares methods, not recipes. The numbers say nothing about the
@@ -73,7 +73,7 @@ def _identity(path):
 
 
 def _per_query_file(path):
-    """The per-query file beside a record (``reid_bench.per_query``), or ``None``."""
+    """The per-query file beside a record (``reid_bench.results.per_query``), or ``None``."""
     try:
         with open(path) as stream:
             name = json.load(stream).get("per_query")
@@ -104,11 +104,13 @@ def test_on_shift(output, reid_bench):
     """Test every model a sweep trained in ``output`` on :data:`SHIFTED` with ``reid-bench eval`` (its records
     under ``output/cross-domain/<run folder>/results``; a model already tested there is skipped). Returns
     whether an evaluation failed."""
+    from reid_bench.run_folder import MODEL_FILE, RESULTS_FOLDER
+
     failed = False
-    for checkpoint in sorted(glob.glob(os.path.join(output, "*", "*", PROTOCOL, "*", "seed*", "model.pt"))):
+    for checkpoint in sorted(glob.glob(os.path.join(output, "*", "*", PROTOCOL, "*", "seed*", MODEL_FILE))):
         folder = os.path.dirname(checkpoint)
         target = os.path.join(output, "cross-domain", os.path.relpath(folder, output))
-        if glob.glob(os.path.join(target, "results", "*.json")):
+        if glob.glob(os.path.join(target, RESULTS_FOLDER, "*.json")):
             continue
         status = reid_bench(["eval", "--checkpoint", checkpoint, "--dataset", SHIFTED, "--output", target])
         failed = failed or status != 0
@@ -147,6 +149,7 @@ def main(argv=None):
 
     from reid_bench.cli import main as reid_bench
     from reid_bench.plugin_manager import load_plugins
+    from reid_bench.run_folder import RESULTS_FOLDER
 
     methods = args.methods or builtin_methods(load_plugins())
     print(f"methods: {', '.join(methods)}; seeds {args.seeds}; epochs {args.epochs or 'of the budget'}; "
@@ -157,8 +160,8 @@ def main(argv=None):
         failed = failed or status != 0
         if not args.dry_run:
             failed = test_on_shift(output, reid_bench) or failed
-            store_records(sorted(glob.glob(os.path.join(output, "results", "*.json")))
-                          + sorted(glob.glob(os.path.join(output, "cross-domain", "**", "results", "*.json"),
+            store_records(sorted(glob.glob(os.path.join(output, RESULTS_FOLDER, "*.json")))
+                          + sorted(glob.glob(os.path.join(output, "cross-domain", "**", RESULTS_FOLDER, "*.json"),
                                              recursive=True)),
                           os.path.join(args.results, PROTOCOL))
     if args.dry_run:

@@ -39,7 +39,7 @@ from reid_bench.engine.optim import build_optimizer
 from reid_bench.models.losses import batch_hard_triplet
 from reid_bench.plugin_manager import load_plugins
 from reid_bench.recipes import resolve_recipe
-from reid_bench.experiment.runs import model_complexity
+from reid_bench.models.building import model_complexity
 
 
 def _sync(device):

@@ -1,4 +1,5 @@
 """Errors a user can act on. The command line prints their message (no traceback) and exits 2."""
+import difflib
 
 
 class UserError(Exception):
@@ -51,3 +52,10 @@ class UnreadableImageError(UserError):
             if lines:
                 message = lines[-1].split(marker, 1)[1]
         super().__init__(message)
+
+
+def did_you_mean(name, valid):
+    """The end of an error about an unknown ``name``: the closest of the ``valid`` names, then all of them."""
+    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=3, cutoff=0.5)
+    listing = ", ".join(str(v) for v in valid)
+    return (f"did you mean {' or '.join(close)}? " if close else "") + f"valid keys there: {listing}"

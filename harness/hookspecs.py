@@ -38,7 +38,7 @@ def reid_bench_register_models(registry):
       class logits ``(B, num_classes)`` for ``task="classification"``.
 
     ``input_size`` is ``(height, width)`` of the training images; ``pretrained`` is ``False`` or a
-    :class:`reid_bench.backbones.Pretrained` telling where ImageNet weights come from. A model may
+    :class:`reid_bench.models.weights.Pretrained` telling where ImageNet weights come from. A model may
     expose named attention maps through a ``attention_maps`` dict filled on each forward, ``(B, h, w)``
     or ``(B, C, h, w)`` tensors, which ``reid-bench visualize attention`` draws; maps that exist only for
     pairs of images (one per pair) come from an optional ``forward_pairs(images)``.
@@ -67,7 +67,7 @@ def reid_bench_register_samplers(registry):
     sampler controls batch composition (identities x instances, consecutive pairs, ...). Under torchrun
     every rank takes a contiguous share of each batch; a sampler whose stream is made of units that must
     stay on one rank says how many indices a unit holds with a ``batch_unit`` attribute (a P x K
-    sampler's ``num_instances`` counts as one; :mod:`reid_bench.distributed`).
+    sampler's ``num_instances`` counts as one; :mod:`reid_bench.engine.distributed`).
     """
 
 

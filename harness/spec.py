@@ -11,7 +11,9 @@ from typing import Callable, Optional
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-REID_METRICS = ("mAP", "mINP", "R1", "R5", "R10", "R20")
+#: the CMC ranks a re-id record reports (``R1`` ...), the one list of them
+CMC_RANKS = (1, 5, 10, 20)
+REID_METRICS = ("mAP", "mINP", *(f"R{rank}" for rank in CMC_RANKS))
 CLASSIFICATION_METRICS = ("top1_err", "top5_err")
 
 
@@ -146,7 +148,7 @@ class Recipe:
 
     ``loss_kwargs`` overrides the keyword arguments of named loss terms on this protocol (triplet
     margins that differ per dataset), ``loss_weights`` their weights (a config's ``loss_terms`` section,
-    :mod:`reid_bench.config`). ``test_features`` names one of the method's feature extractors
+    :mod:`reid_bench.experiment.config`). ``test_features`` names one of the method's feature extractors
     (``"single"`` is the plain forward). ``amp`` turns mixed precision on where the device supports it.
     """
 
@@ -309,10 +311,6 @@ class MethodSpec:
             result.append(replace(term, kwargs=kwargs, weight=weight))
         return result
 
-    def reported_for(self, protocol, variant=None):
-        variant = variant or self.default_variant
-        return [r for r in self.reported if r.protocol == protocol and (r.variant or self.default_variant) == variant]
-
 
 @dataclass
 class ReidSplits:
@@ -360,9 +358,9 @@ class ProtocolSpec:
     ``budget``, when set, override every recipe on this protocol (small images; a CPU-sized
     :class:`Budget`). ``pretrained_default`` is whether runs start from pretrained weights unless told
     otherwise, and ``pretrained_source`` which ones: ``"imagenet"``, or ``"synthetic"`` (the harness's
-    own synthetic pretraining, :mod:`reid_bench.pretraining`). ``trains_as`` names the protocol whose
+    own synthetic pretraining, :mod:`reid_bench.models.pretraining`). ``trains_as`` names the protocol whose
     training split this one uses unchanged (``market1501-multi-query``: ``market1501``): a model trained on
-    either is tested in domain on both (:attr:`training_split`, :func:`reid_bench.cross_domain.record_on`).
+    either is tested in domain on both (:attr:`training_split`, :func:`reid_bench.experiment.cross_domain.record_on`).
     """
 
     name: str

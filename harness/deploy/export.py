@@ -1,6 +1,6 @@
 """``reid-bench export``: a run's model, with its test-time features, as an ONNX file checked by onnxruntime.
 
-The exported graph is :class:`reid_bench.inference.ReidModel`'s forward: it takes a batch of
+The exported graph is :class:`reid_bench.deploy.inference.ReidModel`'s forward: it takes a batch of
 test-transformed images, float32 ``(B, 3, H, W)`` (resized to the run's input size, scaled to [0, 1] and
 normalised with the recipe's mean and std, which the file's metadata records) and returns the ``(B, D)``
 features the benchmark evaluates, the method's test-time options included (sharp_attention's 10-crop is
@@ -22,29 +22,12 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from .inference import ImageList, image_paths, load_model
 
 FORMATS = ("onnx",)
 DEFAULT_TOLERANCE = 1e-4
 #: real images checked when ``--images`` is not given: the first query images of the embedded dataset
 DEFAULT_CHECK_IMAGES = 8
-
-
-def add_arguments(parser):
-    """The ``reid-bench export`` options."""
-    from ..cli import POSITIVE
-
-    parser.add_argument("--checkpoint", required=True, help="a run folder or its model.pt (run.json beside it)")
-    parser.add_argument("--format", choices=FORMATS, default="onnx", help="export format (default onnx)")
-    parser.add_argument("--out", required=True, help="file to write, e.g. model.onnx")
-    parser.add_argument("--dynamic-batch", action="store_true", help="leave the batch size free in the graph")
-    parser.add_argument("--batch-size", type=POSITIVE, default=1,
-                        help="the graph's batch size without --dynamic-batch (default 1)")
-    parser.add_argument("--opset", type=POSITIVE, help="ONNX opset version (default: the exporter's)")
-    parser.add_argument("--images", metavar="DIR_OR_GLOB",
-                        help="real images to check the export on (default: the first "
-                             f"{DEFAULT_CHECK_IMAGES} query images of the embedded synthetic dataset)")
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                        help=f"largest absolute feature difference accepted (default {DEFAULT_TOLERANCE:g})")
 
 
 def _require_onnx():
@@ -76,7 +59,7 @@ def _export_error(model, exc):
 
 
 def export_onnx(model, out, *, dynamic_batch=False, batch_size=1, opset=None):
-    """Write ``model`` (a :class:`~reid_bench.inference.ReidModel`, moved to the CPU) to ``out`` as ONNX with
+    """Write ``model`` (a :class:`~reid_bench.deploy.inference.ReidModel`, moved to the CPU) to ``out`` as ONNX with
     input ``images`` and output ``features``; metadata records the method, input size and normalisation."""
     _require_onnx()
     import warnings
@@ -104,8 +87,6 @@ def export_onnx(model, out, *, dynamic_batch=False, batch_size=1, opset=None):
 
 
 def _real_images(spec, plugins):
-    from .inference import image_paths
-
     if spec:
         return image_paths(spec)
     return [item[0] for item in plugins.datasets.get("synthetic").load(None).query[:DEFAULT_CHECK_IMAGES]]
@@ -138,38 +119,39 @@ def _check_batches(model, real, dynamic_batch, batch_size):
     return batches + list(real[rows].split(batch_size))
 
 
-def command(args, plugins, out=None):
-    """Export, check with onnxruntime, and print where the file is and the parity figure."""
-    from .inference import ImageList, load_model
-
+def export_checked(checkpoint, path, plugins, *, images=None, dynamic_batch=False, batch_size=1, opset=None,
+                   tolerance=DEFAULT_TOLERANCE, out=None):
+    """Export the model of ``checkpoint`` to ``path``, check it with onnxruntime against PyTorch on random
+    inputs and real ``images`` (default: the first query images of ``synthetic``), and print where the file
+    is and the parity figure; above ``tolerance`` nothing is written."""
     out = out or sys.stdout
     _require_onnx()
-    if not args.tolerance >= 0:
-        raise UserError(f"--tolerance must be a number >= 0, got {args.tolerance}")
-    folder = os.path.dirname(os.path.abspath(args.out))
+    if not tolerance >= 0:
+        raise UserError(f"--tolerance must be a number >= 0, got {tolerance}")
+    folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise UserError(f"--out {args.out}: folder {folder} does not exist")
-    model = load_model(args.checkpoint, device="cpu", plugins=plugins)
-    real_paths = _real_images(args.images, plugins)
+        raise UserError(f"--out {path}: folder {folder} does not exist")
+    model = load_model(checkpoint, device="cpu", plugins=plugins)
+    real_paths = _real_images(images, plugins)
     real_images = ImageList(real_paths, model.transform)
     real = torch.stack([real_images[index] for index in range(len(real_images))])
     handle, temporary = tempfile.mkstemp(suffix=".onnx", dir=folder)
     os.close(handle)
     try:
-        export_onnx(model, temporary, dynamic_batch=args.dynamic_batch, batch_size=args.batch_size, opset=args.opset)
-        worst = check_onnx(temporary, model, _check_batches(model, real, args.dynamic_batch, args.batch_size))
-        batch = "dynamic" if args.dynamic_batch else str(args.batch_size)
+        export_onnx(model, temporary, dynamic_batch=dynamic_batch, batch_size=batch_size, opset=opset)
+        worst = check_onnx(temporary, model, _check_batches(model, real, dynamic_batch, batch_size))
+        batch = "dynamic" if dynamic_batch else str(batch_size)
         print(f"onnxruntime vs PyTorch: max abs difference {worst:.3g} on random inputs and {len(real_paths)} real "
-              f"images (tolerance {args.tolerance:g})", file=out)
-        if not worst <= args.tolerance:
+              f"images (tolerance {tolerance:g})", file=out)
+        if not worst <= tolerance:
             raise UserError(f"the ONNX export of {model.method.name} [{model.variant}] differs from PyTorch by "
-                            f"{worst:.3g} > --tolerance {args.tolerance:g}; {args.out} was not written")
-        os.replace(temporary, args.out)
+                            f"{worst:.3g} > --tolerance {tolerance:g}; {path} was not written")
+        os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
     height, width = model.input_size
-    print(f"{args.out}: {model.method.name} [{model.variant}], input images (batch {batch}, 3, {height}, {width}) "
+    print(f"{path}: {model.method.name} [{model.variant}], input images (batch {batch}, 3, {height}, {width}) "
           f"normalised with mean {list(model.recipe.norm_mean)} std {list(model.recipe.norm_std)}, output "
           f"features ({model.recipe.test_features} test features)", file=out)
-    return 0
+    return path

@@ -22,17 +22,20 @@ features files. A features file is a NumPy ``.npz`` of plain arrays (read with `
 import glob
 import json
 import os
-import sys
 
 import numpy as np
 import torch
 
 from ..data.loaders import read_image
 from ..data.transforms import build_test_transform
+from ..engine.device import resolve_device
 from ..errors import UserError
-from ..evaluation.evaluate import evaluate_reid_features, test_feature_extractor
-from ..evaluation.test_time import TestTimeOptions
+from ..evaluation.evaluate import test_feature_extractor
+from ..experiment.config import recipe_of_document
+from ..models.building import build_model
+from ..plugin_manager import load_plugins
 from ..recipes import resolve_recipe
+from ..run_folder import MODEL_FILE, RECIPE_FILE, RUN_INFO_FILE
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 RUN_INFO_KEYS = {"method": str, "variant": str, "protocol": str, "recipe_name": str, "num_classes": int,
@@ -107,15 +110,11 @@ def load_model(run_dir_or_model_pt, *, device="auto", plugins=None):
     """The :class:`ReidModel` of a run folder (or of its ``model.pt``), rebuilt from the ``run.json`` beside
     the weights, in eval mode on ``device`` (``cpu``, ``cuda``, ``auto``). ``plugins`` (a loaded plugin set)
     defaults to the installed plugins."""
-    from ..experiment.runs import build_model, resolve_device
-
     if plugins is None:
-        from ..plugin_manager import load_plugins
-
         plugins = load_plugins()
     path = str(run_dir_or_model_pt)
-    checkpoint = os.path.join(path, "model.pt") if os.path.isdir(path) else path
-    info_path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "run.json")
+    checkpoint = os.path.join(path, MODEL_FILE) if os.path.isdir(path) else path
+    info_path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), RUN_INFO_FILE)
     if not os.path.isfile(checkpoint) or not os.path.isfile(info_path):
         missing = checkpoint if not os.path.isfile(checkpoint) else info_path
         raise UserError(f"{path} is not a run folder or a run's model.pt: {missing} does not exist (expected "
@@ -126,9 +125,7 @@ def load_model(run_dir_or_model_pt, *, device="auto", plugins=None):
     trained_on = plugins.datasets.get(info["protocol"])
     recipe = resolve_recipe(method, trained_on, info["recipe_name"], input_size=tuple(info["input_size"]))
     if info.get("overrides"):  # trained with a config's or --set's changes: the recipe.json beside it says which
-        from ..experiment.config import recipe_of_document
-
-        document = _read_json(os.path.join(os.path.dirname(info_path), "recipe.json"),
+        document = _read_json(os.path.join(os.path.dirname(info_path), RECIPE_FILE),
                               "the run's recipe.json: run.json says its recipe was overridden, and it holds how")
         recipe = recipe_of_document(recipe, document)
     device = resolve_device(device)
@@ -195,8 +192,6 @@ def extract_features(model, images_or_paths, batch_size=128, device=None, worker
     if not items:
         raise UserError("no images to extract features from")
     if device is not None:
-        from ..experiment.runs import resolve_device
-
         model.device = resolve_device(str(device))
         model.to(model.device)
     model.eval()
@@ -252,126 +247,15 @@ def load_features(path):
 # saved features against a protocol's split
 
 
-def _labels(paths, items, split, path, protocol):
-    """``(rows, pids, camids)``: the rows of a features file whose ``paths`` are images of the split ``items``
-    (torchreid tuples) and their identities and cameras. Paths are matched in full, or by file name where the
-    split's file names are unique (features made on another copy of the dataset); other rows (e.g. the junk
-    images a protocol drops from its folder) are left out. Every image of the split needs one feature."""
-    by_path = {os.path.realpath(item[0]): index for index, item in enumerate(items)}
-    by_name = {}
-    for index, item in enumerate(items):
-        name = os.path.basename(item[0])
-        by_name[name] = -1 if name in by_name else index  # -1: a name the split holds more than once
-    rows, matched = [], []
-    for row, entry in enumerate(paths):
-        index = by_path.get(os.path.realpath(entry), by_name.get(os.path.basename(entry), -1))
-        if index >= 0:
-            rows.append(row)
-            matched.append(index)
-    seen = set(matched)
-    problems = []
-    if len(seen) < len(items):
-        example = next(item[0] for index, item in enumerate(items) if index not in seen)
-        problems.append(f"{len(items) - len(seen)} of its {len(items)} {split} images have no feature "
-                        f"(e.g. {example})")
-    if len(matched) > len(seen):
-        problems.append(f"{len(matched) - len(seen)} of them have more than one")
-    if problems:
-        raise UserError(f"{path} does not hold the {split} split of {protocol}: {'; '.join(problems)}; expected "
-                        f"one feature per {split} image (e.g. `reid-bench extract` on its {split} folder)")
-    return (np.asarray(rows), np.asarray([items[index][1] for index in matched]),
-            np.asarray([items[index][2] for index in matched]))
-
-
-def evaluate_feature_files(query_file, gallery_file, plugins, *, dataset, root=None, allow_partial=False,
-                           evaluator="reid_bench", options=None, device="auto"):
-    """Retrieval metrics of saved query and gallery features on ``dataset``'s split (``reid-bench eval
-    --features``) under the test-time ``options`` (:class:`~reid_bench.evaluation.test_time.TestTimeOptions`;
-    default: no re-ranking): each feature is matched to its image's identity and camera by path (see
-    :func:`_labels`)."""
-    from ..experiment.runs import resolve_device
-
-    options = TestTimeOptions(rerank=None) if options is None else options
-    if options.flip:
-        raise UserError("--flip needs the model (it averages each image's and its mirror's features); saved "
-                        "features cannot be flipped: extract them again, or leave --flip off with --features")
-    protocol = plugins.datasets.get(dataset)
-    if protocol.task != "reid":
-        raise UserError(f"--features evaluates re-id retrieval; {protocol.name} is a {protocol.task} protocol")
-    qf, q_paths, _ = load_features(query_file)
-    gf, g_paths, _ = load_features(gallery_file)
-    if qf.shape[1] != gf.shape[1]:
-        raise UserError(f"{query_file} holds {qf.shape[1]}-d features and {gallery_file} {gf.shape[1]}-d ones; "
-                        "expected features of one model")
-    splits = protocol.load(root, allow_partial=allow_partial, trial=0)
-    q_rows, q_pids, q_camids = _labels(q_paths, splits.query, "query", query_file, protocol.name)
-    g_rows, g_pids, g_camids = _labels(g_paths, splits.gallery, "gallery", gallery_file, protocol.name)
-    evaluation = evaluate_reid_features(torch.from_numpy(qf[q_rows]), torch.from_numpy(gf[g_rows]), q_pids, g_pids,
-                                        q_camids, g_camids, evaluator, options, resolve_device(device))
-    evaluation.details.update(query_features=os.fspath(query_file), gallery_features=os.fspath(gallery_file),
-                              features_not_in_split=len(q_paths) - len(q_rows) + len(g_paths) - len(g_rows))
-    return evaluation
-
-
-# ----------------------------------------------------------------------------------------------
-# reid-bench extract / search
-
-
-def add_extract_arguments(parser):
-    """The ``reid-bench extract`` options."""
-    parser.add_argument("--checkpoint", required=True, help="a run folder or its model.pt (run.json beside it)")
-    parser.add_argument("--images", required=True, metavar="DIR_OR_GLOB",
-                        help="a folder (searched recursively), a quoted glob pattern or an image file")
-    parser.add_argument("--out", required=True, help="features file to write (.npz: features, paths)")
-    _model_arguments(parser)
-
-
-def add_search_arguments(parser):
-    """The ``reid-bench search`` options."""
-    from ..cli import POSITIVE
-
-    parser.add_argument("--features", required=True, help="the gallery's features file (from `reid-bench extract`)")
-    parser.add_argument("--query", required=True, nargs="+", metavar="IMAGES",
-                        help="query images: files, folders or glob patterns; or a features file (.npz)")
-    parser.add_argument("--checkpoint", help="model for the query images (default: the one the gallery's "
-                                             "features were extracted with)")
-    parser.add_argument("--top", type=POSITIVE, default=10, help="matches shown per query (default 10)")
-    _model_arguments(parser)
-
-
-def _model_arguments(parser):
-    from ..cli import NON_NEGATIVE, POSITIVE
-
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    parser.add_argument("--batch-size", type=POSITIVE, default=128, help="images per forward pass (default 128)")
-    parser.add_argument("--workers", type=NON_NEGATIVE, default=2, help="image reading processes (default 2)")
-    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-
-
-def command_extract(args, plugins, out=None):
-    """``reid-bench extract``: features of every image of ``--images`` into ``--out``."""
-    out = out or sys.stdout
-    model = load_model(args.checkpoint, device=args.device, plugins=plugins)
-    paths = image_paths(args.images)
-    features = extract_features(model, paths, batch_size=args.batch_size, workers=args.workers,
-                                progress=args.progress)
-    save_features(args.out, features, paths, model)
-    print(f"{args.out}: {features.shape[0]} images, {features.shape[1]}-d features of {model.method.name} "
-          f"[{model.variant}] ({model.recipe.test_features} test features)", file=out)
-    return 0
-
-
-def _query_features(args, gallery_metadata, plugins):
-    if len(args.query) == 1 and args.query[0].endswith(".npz"):
-        features, paths, _ = load_features(args.query[0])
+def query_features(query, checkpoint, plugins, *, device="auto", batch_size=128, workers=2, progress=False):
+    """``(features, paths)`` of the query images ``query`` (files, folders or glob patterns, extracted with
+    the model of ``checkpoint``) or of the one features file it names (``[".../query.npz"]``)."""
+    if len(query) == 1 and query[0].endswith(".npz"):
+        features, paths, _ = load_features(query[0])
         return features, list(paths)
-    checkpoint = args.checkpoint or gallery_metadata.get("checkpoint")
-    if not checkpoint:
-        raise UserError(f"{args.features} does not say which model made it; pass --checkpoint with that model")
-    model = load_model(checkpoint, device=args.device, plugins=plugins)
-    paths = [path for spec in args.query for path in image_paths(spec)]
-    return extract_features(model, paths, batch_size=args.batch_size, workers=args.workers,
-                            progress=args.progress), paths
+    model = load_model(checkpoint, device=device, plugins=plugins)
+    paths = [path for spec in query for path in image_paths(spec)]
+    return extract_features(model, paths, batch_size=batch_size, workers=workers, progress=progress), paths
 
 
 def search(query_features, gallery_features, top=10):
@@ -387,19 +271,3 @@ def search(query_features, gallery_features, top=10):
         distances.append(values.clamp_(min=0).sqrt_())
         indices.append(where)
     return torch.cat(distances).numpy(), torch.cat(indices).numpy()
-
-
-def command_search(args, plugins, out=None):
-    """``reid-bench search``: the nearest gallery images of each query image, one block per query."""
-    out = out or sys.stdout
-    gallery, gallery_paths, metadata = load_features(args.features)
-    queries, query_paths = _query_features(args, metadata, plugins)
-    if queries.shape[1] != gallery.shape[1]:
-        raise UserError(f"query features are {queries.shape[1]}-d but {args.features} holds {gallery.shape[1]}-d "
-                        "ones; expected the model the gallery was extracted with")
-    distances, indices = search(queries, gallery, args.top)
-    for query_path, row_distances, row_indices in zip(query_paths, distances, indices):
-        print(f"query {query_path}", file=out)
-        for rank, (distance, index) in enumerate(zip(row_distances, row_indices), start=1):
-            print(f"  {rank:>3}  {distance:10.4f}  {gallery_paths[index]}", file=out)
-    return 0

@@ -18,8 +18,8 @@ import torch
 
 from ..atomic import save_torch_atomic
 from ..errors import UserError
+from ..run_folder import CHECKPOINT_FILE
 
-CHECKPOINT_NAME = "checkpoint.pt"
 REQUIRED_KEYS = ("next_epoch", "stage_index", "model", "loss_modules", "optimizer", "loss_optimizers", "scaler",
                  "stats", "rng")
 
@@ -67,7 +67,7 @@ def _as_tuples(value):
 
 def save_checkpoint(run_dir, payload):
     """Write ``payload`` to ``run_dir/checkpoint.pt`` atomically (:mod:`reid_bench.atomic`)."""
-    return save_torch_atomic(payload, os.path.join(run_dir, CHECKPOINT_NAME))
+    return save_torch_atomic(payload, os.path.join(run_dir, CHECKPOINT_FILE))
 
 
 def _first_line(exc):
@@ -79,7 +79,7 @@ def _first_line(exc):
 
 def load_checkpoint(run_dir):
     """The checkpoint in ``run_dir`` or ``None``; :class:`CheckpointError` if it cannot be read safely."""
-    path = os.path.join(run_dir, CHECKPOINT_NAME)
+    path = os.path.join(run_dir, CHECKPOINT_FILE)
     if not os.path.isfile(path):
         return None
     try:
@@ -100,7 +100,7 @@ def load_checkpoint(run_dir):
 def check_existing_checkpoint(run_dir, *, resume, overwrite):
     """Before a run starts in ``run_dir``: with ``resume``, make sure its checkpoint (if any) can be read;
     with ``overwrite`` alone, never read it (it is replaced); with neither, refuse to start over it."""
-    path = os.path.join(run_dir, CHECKPOINT_NAME)
+    path = os.path.join(run_dir, CHECKPOINT_FILE)
     if not os.path.isfile(path) or (overwrite and not resume):
         return
     if resume:

@@ -7,7 +7,7 @@ its named outputs, step the optimizers (mixed precision, channels-last and compi
 :mod:`~reid_bench.engine.acceleration`), and finally write a checkpoint. ``fit(resume=True)`` continues
 from the last checkpoint, exactly: the checkpoint restores the main process's RNGs and each epoch's
 loader workers are seeded from ``(seed, epoch)``. Under torchrun
-(``distributed``, :mod:`reid_bench.distributed`) each rank trains on its share of every batch through DDP;
+(``distributed``, :mod:`reid_bench.engine.distributed`) each rank trains on its share of every batch through DDP;
 rank 0 writes the checkpoints and TensorBoard logs and evaluates.
 
 With ``eval_every=N`` the model is also evaluated after every N-th epoch (``evaluate(model)`` returns

@@ -7,7 +7,7 @@ identity's images from its camera, :func:`pool_query_features`), prepared by the
 (gallery entries with the query's id *and* camera are excluded), plus the same metrics after
 k-reciprocal re-ranking (default k1 = 20, k2 = 6, lambda = 0.3) as a second set. Each query's AP,
 first-match rank and number of true matches are kept too (:attr:`Evaluation.per_query`), so two runs
-can be compared query by query (:mod:`reid_bench.significance`), and the CMC curve to rank 50 (the
+can be compared query by query (:mod:`reid_bench.results.significance`), and the CMC curve to rank 50 (the
 leaderboard's CMC figure).
 Two evaluators give the same numbers: ``reid_bench`` (chunked, memory-bounded, default) and
 ``torchreid`` (its ``compute_distance_matrix`` / ``evaluate_rank`` / ``re_ranking``, the reference).
@@ -24,7 +24,7 @@ from ..errors import UserError
 from .test_time import TestTimeOptions
 
 EVALUATORS = ("reid_bench", "torchreid")
-CMC_RANKS = 50  # the record's ``evaluation.cmc`` (percent, ranks 1-50) feeds the leaderboard's CMC figure
+CMC_CURVE_RANKS = 50  # the record's ``evaluation.cmc`` (percent, ranks 1-50) feeds the leaderboard's CMC figure
 
 
 @dataclass
@@ -69,13 +69,6 @@ def extract_features(model, loader, extractor, device, progress=False, desc="fea
     return torch.cat(features), np.concatenate(pids), np.concatenate(camids)
 
 
-def _percent_metrics(cmc, mAP, mINP):
-    metrics = {"mAP": 100.0 * float(mAP), "mINP": None if mINP is None else 100.0 * float(mINP)}
-    for rank in (1, 5, 10, 20):
-        metrics[f"R{rank}"] = 100.0 * float(cmc[rank - 1]) if len(cmc) >= rank else None
-    return metrics
-
-
 def _percent_curve(cmc):
     """The CMC curve as a list of percentages (rank 1 first)."""
     return [100.0 * float(value) for value in cmc]
@@ -95,11 +88,11 @@ def _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank):
     from torchreid.reid.metrics import compute_distance_matrix, evaluate_rank
     from torchreid.reid.utils import re_ranking
 
-    from .ranking import evaluate_distances
+    from .ranking import evaluate_distances, percent_metrics
 
     distmat = compute_distance_matrix(qf, gf, "euclidean").numpy()
-    cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=CMC_RANKS)
-    metrics, curve = _percent_metrics(cmc, mAP, None), _percent_curve(cmc)
+    cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=CMC_CURVE_RANKS)
+    metrics, curve = percent_metrics(cmc, mAP, None), _percent_curve(cmc)
     result = evaluate_distances(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20)
     reranked = reranked_result = None
     if rerank is not None:
@@ -107,7 +100,7 @@ def _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank):
         g_g = compute_distance_matrix(gf, gf, "euclidean").numpy()
         distmat = re_ranking(distmat, q_q, g_g, **rerank.kwargs())
         cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20)
-        reranked = _percent_metrics(cmc, mAP, None)
+        reranked = percent_metrics(cmc, mAP, None)
         reranked_result = evaluate_distances(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20)
     return metrics, reranked, {"cmc": curve}, _per_query(q_pids, q_camids, result, reranked_result)
 
@@ -116,7 +109,7 @@ def _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, devi
     from .ranking import evaluate_features
     from .reranking import evaluate_reranked
 
-    result = evaluate_features(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=CMC_RANKS, device=device,
+    result = evaluate_features(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=CMC_CURVE_RANKS, device=device,
                                progress=progress)
     reranked = None
     if rerank is not None:

@@ -55,6 +55,8 @@ from typing import Iterator, Optional, Tuple, Union
 import numpy as np
 import torch
 
+from ..spec import CMC_RANKS
+
 __all__ = [
     "RetrievalResult",
     "evaluate_features",
@@ -87,12 +89,18 @@ class RetrievalResult:
     per_query: Optional[dict] = None
 
     def as_percentages(self) -> dict:
-        """``{"mAP", "mINP", "R1", "R5", "R10", "R20"}`` in percent; an ``R<k>`` beyond the CMC's length
-        (``max_rank < k`` or fewer gallery entries than k) is ``None``."""
-        out = {"mAP": 100.0 * float(self.mAP), "mINP": 100.0 * float(self.mINP)}
-        for rank in (1, 5, 10, 20):
-            out[f"R{rank}"] = 100.0 * float(self.cmc[rank - 1]) if len(self.cmc) >= rank else None
-        return out
+        """The record's metrics in percent (:func:`percent_metrics`)."""
+        return percent_metrics(self.cmc, self.mAP, self.mINP)
+
+
+def percent_metrics(cmc, mAP, mINP=None) -> dict:
+    """``{"mAP", "mINP", "R<k>" for k in CMC_RANKS}`` (:data:`reid_bench.spec.CMC_RANKS`) in percent; an
+    ``R<k>`` beyond the CMC's length (``max_rank < k`` or fewer gallery entries than k) is ``None``, and so
+    is ``mINP`` where the evaluator has none."""
+    metrics = {"mAP": 100.0 * float(mAP), "mINP": None if mINP is None else 100.0 * float(mINP)}
+    for rank in CMC_RANKS:
+        metrics[f"R{rank}"] = 100.0 * float(cmc[rank - 1]) if len(cmc) >= rank else None
+    return metrics
 
 
 # ----------------------------------------------------------------------------------------------

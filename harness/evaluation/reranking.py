@@ -365,7 +365,7 @@ class RerankedDistances:
 
     ``iter_chunks(chunk_size)`` yields ``(start, stop, rows)`` with ``rows`` a float32 ``(stop-start, g)``
     numpy array equal to ``re_ranking(...)[start:stop]``; :func:`evaluate_distances` accepts this
-    object in place of a matrix. ``to_dense()`` builds the whole matrix (small problems only).
+    object in place of a matrix.
     """
 
     def __init__(self, q: torch.Tensor, g: torch.Tensor, rowmax: np.ndarray, v_indptr, v_indices, v_data,
@@ -446,9 +446,6 @@ class RerankedDistances:
     def iter_chunks(self, chunk_size: Optional[int] = None) -> Iterator[Tuple[int, int, np.ndarray]]:
         for start, stop in chunk_bounds(self.num_query, chunk_size or self.chunk_size):
             yield start, stop, self.rows(start, stop)
-
-    def to_dense(self) -> np.ndarray:
-        return np.concatenate([rows for _, _, rows in self.iter_chunks()], axis=0)
 
 
 def rerank_features(qf, gf, *, k1: int = 20, k2: int = 6, lambda_value: float = 0.3, chunk_size: int = 1024,

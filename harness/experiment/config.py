@@ -2,7 +2,7 @@
 
 A config is one YAML document (PyYAML, safe loading only) with three parts:
 
-- the run options: the fields of :class:`reid_bench.runs.RunConfig` a run is made of (``plugin``,
+- the run options: the fields of :class:`RunConfig` a run is made of (``plugin``,
   ``dataset``, ``variant``, ``seeds``, ``epochs``, ``batch_size``, ``input_size``, ``device`` ...);
 - ``recipe``: the fully resolved :class:`reid_bench.Recipe` (``recipe.name`` chooses ``paper`` or
   ``uniform``; the rest is the recipe that run trains with);
@@ -29,13 +29,14 @@ against the stock value it replaces needs no second schema, and error messages s
 harness's one-line ``error:`` style.
 """
 import dataclasses
-import difflib
 import json
 import typing
+from typing import Optional
 
 import yaml
 
-from ..errors import UserError
+from ..errors import UserError, did_you_mean
+from ..evaluation.test_time import QueryExpansion, Reranking, TestTimeOptions
 from ..recipes import RECIPES, resolve_recipe
 
 #: RunConfig fields that are not run options of a config: what one invocation does (resume ...), the seed
@@ -45,9 +46,45 @@ SECTIONS = ("recipe", "loss_terms")
 HEADER = "# reid-bench run configuration: `reid-bench run --config THIS_FILE [--set KEY=VALUE ...]`\n"
 
 
-def _run_config_fields():
-    from .runs import RunConfig
+@dataclasses.dataclass
+class RunConfig:
+    """What ``reid-bench run`` was asked to do (one seed)."""
 
+    plugin: str
+    dataset: str
+    variant: Optional[str] = None
+    root: Optional[str] = None
+    recipe: str = "paper"
+    seed: int = 0
+    epochs: Optional[int] = None
+    max_iters: Optional[int] = None
+    batch_size: Optional[int] = None
+    input_size: Optional[tuple] = None
+    device: str = "auto"
+    amp: Optional[object] = None  # None: the recipe's; False; True or "fp16"; "bf16"
+    channels_last: bool = False
+    compile: bool = False
+    pretrained: Optional[bool] = None
+    pretrained_from: Optional[str] = None
+    weights_dir: Optional[str] = None
+    workers: Optional[int] = None  # None: default_workers()
+    output: str = "runs"
+    resume: bool = False
+    overwrite: bool = False
+    rerank: bool = True
+    evaluator: str = "reid_bench"
+    allow_partial: bool = False
+    eval_batch_size: int = 128
+    progress: bool = True
+    eval_every: Optional[int] = None  # evaluate every N epochs while training (watched, never used to select)
+    sync_bn: bool = False
+    test_time: Optional[TestTimeOptions] = None  # None: the defaults; ``rerank`` False turns re-ranking off
+    test_on: tuple = ()  # protocols the trained model is also tested on (cross-domain)
+    recipe_patches: tuple = ()  # a config's recipe section and --set recipe.* (reid_bench.experiment.config)
+    loss_patches: tuple = ()  # a config's loss_terms section and --set loss_terms.*
+
+
+def _run_config_fields():
     hints = typing.get_type_hints(RunConfig)
     return {field.name: (hints[field.name], field.default) for field in dataclasses.fields(RunConfig)
             if field.name not in NOT_OPTIONS}
@@ -58,12 +95,6 @@ def option_defaults():
     defaults = {name: default for name, (_, default) in _run_config_fields().items()
                 if name not in ("plugin", "dataset")}  # required fields of RunConfig
     return {"plugin": None, "dataset": None, "seeds": [0], **defaults}
-
-
-def _near(name, valid):
-    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=3, cutoff=0.5)
-    listing = ", ".join(str(v) for v in valid)
-    return (f"did you mean {' or '.join(close)}? " if close else "") + f"valid keys there: {listing}"
 
 
 def _scalar_name(kind):
@@ -119,7 +150,7 @@ def _rebuild(template, patch, path, strict_dicts):
         changes = {}
         for key, value in patch.items():
             if key not in names:
-                raise UserError(f"unknown key {path}.{key}; {_near(key, names)}")
+                raise UserError(f"unknown key {path}.{key}; {did_you_mean(key, names)}")
             current = getattr(template, key)
             changes[key] = _rebuild(current, value, f"{path}.{key}", strict_dicts=False)
         return dataclasses.replace(template, **changes)
@@ -140,7 +171,7 @@ def _rebuild(template, patch, path, strict_dicts):
             if key in template:
                 result[key] = _rebuild(template[key], value, f"{path}.{key}", strict_dicts)
             elif strict_dicts:
-                raise UserError(f"unknown key {path}.{key}; {_near(key, list(template))}")
+                raise UserError(f"unknown key {path}.{key}; {did_you_mean(key, list(template))}")
             else:
                 result[key] = value
         return result
@@ -221,7 +252,7 @@ def merge_options(file_document, given, assignments):
 
     def set_option(name, value, where):
         if name not in defaults:
-            raise UserError(f"{where}: unknown key {name}; {_near(name, list(defaults) + list(SECTIONS))}")
+            raise UserError(f"{where}: unknown key {name}; {did_you_mean(name, list(defaults) + list(SECTIONS))}")
         options[name] = _check_option(name, value, fields, where)
 
     for key, value in file_document.items():
@@ -244,8 +275,6 @@ def merge_options(file_document, given, assignments):
         elif len(parts) == 1:
             set_option(parts[0], value, f"--set {parts[0]}")
         elif parts[0] == "test_time":
-            from ..evaluation.test_time import TestTimeOptions
-
             current = _plain(options["test_time"] if options["test_time"] is not None else TestTimeOptions())
             set_option("test_time", _merge(current, _nest(parts[1:], value)), f"--set {'.'.join(parts)}")
         else:
@@ -289,8 +318,6 @@ def _test_time_option(value, where):
     """``test_time``: null (the defaults), a :class:`~reid_bench.evaluation.test_time.TestTimeOptions`, or its
     mapping (``flip``, ``distance``, ``aqe``: null or ``{k, alpha, times}``, ``rerank``: null or ``{k1, k2,
     lambda_value}``) as ``config show`` writes it."""
-    from ..evaluation.test_time import QueryExpansion, Reranking, TestTimeOptions
-
     if value is None or isinstance(value, TestTimeOptions):
         return value
     if not isinstance(value, dict):
@@ -362,7 +389,7 @@ def resolve_experiment(experiment, plugins):
     recipe = dataclasses.replace(recipe, loss_weights=weights, loss_kwargs=kwargs)
     if recipe.stages and any(stage.epochs < 0 or stage.batch_size < 1 for stage in recipe.stages):
         raise UserError("recipe.stages: expected epochs >= 0 and batch_size >= 1 in every stage")
-    return recipe, _overrides(_plain(stock), _plain(recipe))
+    return recipe, {path: value for path, _, value in differences(_plain(stock), _plain(recipe))}
 
 
 def recipe_of_document(stock, document):
@@ -374,18 +401,21 @@ def recipe_of_document(stock, document):
                     strict_dicts=False)
 
 
-def _overrides(stock, final, path=""):
-    if isinstance(stock, dict) and isinstance(final, dict):
-        found = {}
-        for key in list(stock) + [k for k in final if k not in stock]:
-            found.update(_overrides(stock.get(key), final.get(key), f"{path}.{key}" if path else str(key)))
+def differences(before, after, path=""):
+    """``[(path, before value, after value)]`` where two JSON-like values differ, keys in sorted order
+    (``stages[0].optimizer.lr``: dict keys joined by dots, list indices in brackets; lists of another
+    length differ as a whole)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        found = []
+        for key in sorted(set(before) | set(after), key=str):
+            found += differences(before.get(key), after.get(key), f"{path}.{key}" if path else str(key))
         return found
-    if isinstance(stock, list) and isinstance(final, list) and len(stock) == len(final):
-        found = {}
-        for index, (a, b) in enumerate(zip(stock, final)):
-            found.update(_overrides(a, b, f"{path}[{index}]"))
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        found = []
+        for index, (a, b) in enumerate(zip(before, after)):
+            found += differences(a, b, f"{path}[{index}]")
         return found
-    return {} if stock == final else {path: final}
+    return [] if before == after else [(path, before, after)]
 
 
 def config_document(options, recipe, method, variant):
@@ -400,27 +430,16 @@ def dump(document):
     return HEADER + yaml.safe_dump(document, sort_keys=False, default_flow_style=None, width=100)
 
 
-def add_arguments(parser):
-    """``--config`` and ``--set`` (for ``run`` and ``config show``)."""
-    parser.add_argument("--config", metavar="FILE",
-                        help="a YAML config (see `reid-bench config show`); options given here win over it")
-    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a run option or a recipe / loss-term value, e.g. "
-                             "recipe.stages.0.optimizer.lr=1e-3 or loss_terms.triplet.weight=0.5; repeatable")
-
-
 def experiment_of_run(config):
-    """The :class:`ExperimentConfig` of one :class:`reid_bench.runs.RunConfig` (one seed)."""
+    """The :class:`ExperimentConfig` of one :class:`RunConfig` (one seed)."""
     options = {name: getattr(config, name) for name in option_defaults() if name != "seeds"}
     return ExperimentConfig(dict(options, seeds=[config.seed]), [{"name": config.recipe}, *config.recipe_patches],
                             list(config.loss_patches))
 
 
 def run_configs(experiment, **invocation):
-    """One :class:`reid_bench.runs.RunConfig` per seed of an :class:`ExperimentConfig`; ``invocation``
+    """One :class:`RunConfig` per seed of an :class:`ExperimentConfig`; ``invocation``
     adds resume, overwrite and progress."""
-    from .runs import RunConfig
-
     options = {name: value for name, value in experiment.options.items() if name != "seeds"}
     if options.get("input_size") is not None:
         options["input_size"] = tuple(options["input_size"])
@@ -429,28 +448,8 @@ def run_configs(experiment, **invocation):
                       **invocation) for seed in experiment.options["seeds"]]
 
 
-def experiment_from_args(args, given):
-    """The :class:`ExperimentConfig` of parsed ``run`` / ``config show`` arguments; ``given`` names the
-    options given on the command line (only those override the config file). The test-time switches
-    (``--flip``, ``--aqe-k`` ...) given together make the ``test_time`` option."""
-    from ..evaluation import test_time
-
-    document = read_config_file(args.config) if args.config else {}
-    options = option_defaults()
-    chosen = {}
-    for name in given:
-        if name in options or name == "recipe":
-            value = getattr(args, name)
-            chosen[name] = list(value) if name in ("seeds", "input_size", "test_on") else value
-    if any(name in given for name in test_time.ARGUMENT_NAMES):
-        chosen["test_time"] = test_time.from_arguments(args)
-    return merge_options(document, chosen, [parse_assignment(text) for text in args.assignments])
-
-
-def command_show(args, plugins, given):
-    """``reid-bench config show``: print the fully resolved config as YAML."""
-    experiment = experiment_from_args(args, given)
+def resolved_config_text(experiment, plugins):
+    """The fully resolved config of ``experiment`` as YAML (``reid-bench config show``)."""
     recipe, _ = resolve_experiment(experiment, plugins)
     method, variant, _, _ = stock_recipe(dict(experiment.options, recipe_name=recipe.name), plugins)
-    print(dump(config_document(experiment.options, recipe, method, variant)), end="")
-    return 0
+    return dump(config_document(experiment.options, recipe, method, variant))

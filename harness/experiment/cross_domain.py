@@ -16,7 +16,8 @@ import os
 
 from ..errors import UserError
 from ..results.per_query import per_query_filename, save_per_query
-from ..results.records import git_commit, library_versions, utc_now, write_record
+from ..results.records import build_record, utc_now, write_record
+from ..run_folder import MODEL_FILE, RECIPE_FILE, RESULTS_FOLDER, SETTINGS_FILE
 
 
 def check_targets(source, names, datasets):
@@ -72,22 +73,18 @@ def checkpoint_record(run_folder, info, recipe, started_at, **fields):
     (``info``), ``recipe.json`` and ``settings.json`` (training statistics are in the run's own record),
     plus ``fields`` (run_id, plugin, backbone, params, flops, device). ``record_on`` completes it per
     protocol."""
-    recipe_dict = _read_json(os.path.join(run_folder, "recipe.json")) or recipe.to_dict()
-    settings = _read_json(os.path.join(run_folder, "settings.json")) or {}
+    recipe_dict = _read_json(os.path.join(run_folder, RECIPE_FILE)) or recipe.to_dict()
+    settings = _read_json(os.path.join(run_folder, SETTINGS_FILE)) or {}
     epochs = sum(stage.get("epochs", 0) for stage in recipe_dict.get("stages", []))
-    return {
-        "method": info["method"], "variant": info["variant"], "recipe_name": info["recipe_name"],
-        "recipe": recipe_dict, "seed": info["seed"], "evaluation": {"test_features": recipe.test_features},
-        "input_size": list(recipe.input_size),
-        "train": {"epochs": epochs, "iterations": None, "max_iters": settings.get("max_iters"), "images_per_s": None,
-                  "wall_s": None},
-        "pretrained": settings.get("pretrained", False), "amp": settings.get("amp", False),
-        "distributed": {"world_size": settings.get("world_size", 1), "sync_bn": settings.get("sync_bn", False)},
-        "versions": library_versions(),
-        "git_commit": git_commit(), "started_at": started_at, "resumed": False, "run_dir": run_folder,
-        "evaluated_checkpoint": os.path.join(run_folder, "model.pt"), "overrides": info.get("overrides") or {},
-        **fields,
-    }
+    train = {"epochs": epochs, "iterations": None, "max_iters": settings.get("max_iters"), "images_per_s": None,
+             "wall_s": None}
+    distributed = {"world_size": settings.get("world_size", 1), "sync_bn": settings.get("sync_bn", False)}
+    return build_record(
+        method=info["method"], variant=info["variant"], recipe_name=info["recipe_name"], recipe=recipe_dict,
+        seed=info["seed"], evaluation={"test_features": recipe.test_features}, input_size=list(recipe.input_size),
+        train=train, pretrained=settings.get("pretrained", False), amp=settings.get("amp", False),
+        distributed=distributed, started_at=started_at, resumed=False, run_dir=run_folder,
+        evaluated_checkpoint=os.path.join(run_folder, MODEL_FILE), overrides=info.get("overrides") or {}, **fields)
 
 
 def results_dir_of(run_folder, expected_parts, output=None):
@@ -95,9 +92,9 @@ def results_dir_of(run_folder, expected_parts, output=None):
     the ``reid-bench run`` output the run folder is in, when its path ends with ``expected_parts``
     (method, variant, protocol, recipe, seed<N> as ``reid-bench run`` names the folders)."""
     if output:
-        return os.path.join(output, "results")
+        return os.path.join(output, RESULTS_FOLDER)
     parts = os.path.normpath(os.path.abspath(run_folder)).split(os.sep)
     if parts[-len(expected_parts):] != list(expected_parts):
         raise UserError(f"{run_folder} is not inside a `reid-bench run` output folder "
                         f"(<output>/{'/'.join(expected_parts)}); pass --output to say where the records go")
-    return os.path.join(os.sep.join(parts[:-len(expected_parts)]) or os.sep, "results")
+    return os.path.join(os.sep.join(parts[:-len(expected_parts)]) or os.sep, RESULTS_FOLDER)

@@ -1,106 +1,37 @@
 """One benchmark run, end to end: resolve method, variant, protocol and recipe; load the data; build the
 model; train (resumable); evaluate; write the result record.
 
-Run folders are deterministic, ``<output>/<method>/<variant>/<protocol>/<recipe>/seed<seed>``, so
-``--resume`` finds the checkpoint of an interrupted run. Result records go to ``<output>/results``.
+Run folders are deterministic, ``<output>/<method>/<variant>/<protocol>/<recipe>/seed<seed>``
+(:mod:`reid_bench.run_folder`), so ``--resume`` finds the checkpoint of an interrupted run. Result records
+go to ``<output>/results``.
 """
-import hashlib
 import json
 import os
-import random
-import re
 import tempfile
 import time
-from dataclasses import dataclass, replace
-from typing import Optional
+from dataclasses import replace
 
 import numpy as np
-import torch
 
 from ..atomic import save_torch_atomic, write_text_atomic
-from ..engine import distributed
-from .config import config_document, dump, experiment_of_run, resolve_experiment
-from ..models.backbones import Pretrained
-from ..engine import Trainer
+from ..data.loaders import build_test_loaders, default_workers
+from ..data.transforms import build_test_transform
+from ..engine import Trainer, distributed
 from ..engine.acceleration import Acceleration, amp_mode
-from ..engine.checkpoint import CHECKPOINT_NAME, check_existing_checkpoint
+from ..engine.checkpoint import check_existing_checkpoint
+from ..engine.device import resolve_device, seed_everything
 from ..errors import UserError
 from ..evaluation.evaluate import evaluate_classification, evaluate_reid, test_feature_extractor
 from ..evaluation.test_time import TestTimeOptions
+from ..models.building import build_model, model_complexity
+from ..models.weights import Pretrained
 from ..results.per_query import per_query_filename, save_per_query
-from .cross_domain import check_targets, checkpoint_record, record_on, results_dir_of
-from ..data.loaders import build_test_loaders, default_workers
-from ..data.transforms import build_test_transform
-from ..results.records import git_commit, library_versions, utc_now, write_json_atomic, write_record
+from ..results.records import build_record, utc_now, write_json_atomic, write_record
+from ..run_folder import (CHECKPOINT_FILE, CONFIG_FILE, MODEL_FILE, RECIPE_FILE, RESULTS_FOLDER, RUN_INFO_FILE,
+                          SETTINGS_FILE, run_folder_parts, slug)
 from ..spec import ReidSplits
-
-
-@dataclass
-class RunConfig:
-    """What ``reid-bench run`` was asked to do (one seed)."""
-
-    plugin: str
-    dataset: str
-    variant: Optional[str] = None
-    root: Optional[str] = None
-    recipe: str = "paper"
-    seed: int = 0
-    epochs: Optional[int] = None
-    max_iters: Optional[int] = None
-    batch_size: Optional[int] = None
-    input_size: Optional[tuple] = None
-    device: str = "auto"
-    amp: Optional[object] = None  # None: the recipe's; False; True or "fp16"; "bf16"
-    channels_last: bool = False
-    compile: bool = False
-    pretrained: Optional[bool] = None
-    pretrained_from: Optional[str] = None
-    weights_dir: Optional[str] = None
-    workers: Optional[int] = None  # None: default_workers()
-    output: str = "runs"
-    resume: bool = False
-    overwrite: bool = False
-    rerank: bool = True
-    evaluator: str = "reid_bench"
-    allow_partial: bool = False
-    eval_batch_size: int = 128
-    progress: bool = True
-    eval_every: Optional[int] = None  # evaluate every N epochs while training (watched, never used to select)
-    sync_bn: bool = False
-    test_time: Optional[TestTimeOptions] = None  # None: the defaults; ``rerank`` False turns re-ranking off
-    test_on: tuple = ()  # protocols the trained model is also tested on (cross-domain)
-    recipe_patches: tuple = ()  # a config's recipe section and --set recipe.* (reid_bench.config)
-    loss_patches: tuple = ()  # a config's loss_terms section and --set loss_terms.*
-
-
-def seed_everything(seed):
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def resolve_device(name):
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {name} asked for CUDA but no CUDA device is available; use --device cpu")
-    return device
-
-
-def _slug(text):
-    """``text`` as one file name: runs of other characters than letters, digits and ``_ . = -`` become
-    ``_``, and so does a leading dot, so no name (``..`` included) leaves or hides in its folder."""
-    return re.sub(r"^\.", "_", re.sub(r"[^A-Za-z0-9_.=-]+", "_", text)) or "_"
-
-
-def run_folder_parts(method_name, variant, protocol, recipe_name, seed, overrides=None):
-    """The slugged folder names of a run under its output, ``[method, variant, protocol, recipe, seed<N>]``;
-    a recipe with overrides (a config's or ``--set``'s, :mod:`reid_bench.config`) is ``<recipe>-set-<hash of
-    the overrides>``, so it never shares the stock recipe's folder (or another override's)."""
-    if overrides:
-        recipe_name += "-set-" + hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
-    return [_slug(part) for part in (method_name, variant, protocol, recipe_name, f"seed{seed}")]
+from .config import config_document, differences, dump, experiment_of_run, resolve_experiment
+from .cross_domain import check_targets, record_on
 
 
 def run_folder(config, method, variant, overrides=None):
@@ -109,36 +40,14 @@ def run_folder(config, method, variant, overrides=None):
                                                          config.seed, overrides))
 
 
-def model_complexity(model, input_size, device):
-    """``(params, flops)`` of one eval-mode forward at ``input_size`` (torchreid's counter, convolutions
-    and linear layers; FLOPs ``None`` if the model cannot be traced by it)."""
-    from torchreid.reid.utils import compute_model_complexity
-
-    params = sum(p.numel() for p in model.parameters())
-    was_training = model.training
-    try:
-        _, flops = compute_model_complexity(model, (1, 3, *input_size), only_conv_linear=True)
-        flops = int(flops)
-    except Exception:  # a model torchreid's hook-based counter cannot handle still gets its params
-        flops = None
-    finally:
-        model.train(was_training)
-        model.to(device)
-    return params, flops
-
-
-def build_model(plugins, method, variant, protocol, recipe, num_classes, pretrained):
-    builder = plugins.models.get(method.model)
-    return builder(num_classes, task=protocol.task, input_size=tuple(recipe.input_size), pretrained=pretrained,
-                   **method.model_kwargs_for(variant))
-
-
 def _pretrained_choice(config, protocol):
     use = protocol.pretrained_default if config.pretrained is None else config.pretrained
     return Pretrained(config.weights_dir, config.pretrained_from or protocol.pretrained_source) if use else False
 
 
-def _evaluate(model, method, recipe, protocol, splits, config, device):
+def evaluate_model(model, method, recipe, protocol, splits, config, device):
+    """The evaluation of ``model`` on ``splits`` as ``config`` (a :class:`~.config.RunConfig`) says: its
+    test loaders, evaluator, test-time options and re-ranking."""
     loaders = build_test_loaders(splits, build_test_transform(recipe, recipe.input_size), config.eval_batch_size,
                                  config.workers, pin_memory=device.type == "cuda")
     if protocol.task == "classification":
@@ -160,7 +69,7 @@ def _mean_metrics(per_trial):
 def check_output_writable(output):
     """Before any training: ``output`` and ``output/results`` are (or can be made) folders this process
     can write in, so a run never trains and evaluates only to fail writing its files."""
-    for folder in (output, os.path.join(output, "results")):
+    for folder in (output, os.path.join(output, RESULTS_FOLDER)):
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise UserError(f"--output {output}: {folder} is a file; expected a folder (or a path where one can "
                             "be created) for run folders and results/")
@@ -175,21 +84,6 @@ def check_output_writable(output):
 
 _OPTION_OF = {"epochs": "--epochs", "batch_size": "--batch-size", "input_size": "--input-size",
               "name": "--recipe"}
-
-
-def _differences(saved, now, path=""):
-    """``[(path, saved value, current value)]`` of two JSON-like values."""
-    if isinstance(saved, dict) and isinstance(now, dict):
-        found = []
-        for key in sorted(set(saved) | set(now), key=str):
-            found += _differences(saved.get(key), now.get(key), f"{path}.{key}" if path else str(key))
-        return found
-    if isinstance(saved, list) and isinstance(now, list) and len(saved) == len(now):
-        found = []
-        for index, (a, b) in enumerate(zip(saved, now)):
-            found += _differences(a, b, f"{path}[{index}]")
-        return found
-    return [] if saved == now else [(path, saved, now)]
 
 
 def _recipe_summary(recipe_dict):
@@ -222,7 +116,7 @@ def check_resume_matches(trial_dir, recipe, settings=None):
     """With ``--resume`` over an existing checkpoint: the recipe must be the one the run was started with
     (its ``recipe.json``), and so must ``settings`` (its ``settings.json``, where there is one), or the
     record would claim a configuration the weights were not trained with."""
-    settings_path = os.path.join(trial_dir, "settings.json")
+    settings_path = os.path.join(trial_dir, SETTINGS_FILE)
     if settings is not None and os.path.isfile(settings_path):
         try:
             with open(settings_path) as handle:
@@ -237,7 +131,7 @@ def check_resume_matches(trial_dir, recipe, settings=None):
                 raise UserError(f"--resume: {trial_dir} was started with another configuration: "
                                 f"{'; '.join(changed)}. Resume with the options the run was started with, or pass "
                                 "--overwrite to start it again")
-    path = os.path.join(trial_dir, "recipe.json")
+    path = os.path.join(trial_dir, RECIPE_FILE)
     try:
         with open(path) as handle:
             saved = json.load(handle)
@@ -249,23 +143,23 @@ def check_resume_matches(trial_dir, recipe, settings=None):
     now = json.loads(json.dumps(recipe.to_dict()))
     # a setting added to recipes later with an empty default is no difference from a recipe.json without it
     now = {key: value for key, value in now.items() if key in saved or value != {}}
-    differences = _differences(saved, now)
-    if not differences:
+    changed = differences(saved, now)
+    if not changed:
         return
     old, new = _recipe_summary(saved), _recipe_summary(now)
     parts = [f"{key.replace('_', ' ')} {old[key]} there, {new[key]} now ({option})"
              for key, option in _OPTION_OF.items() if old[key] != new[key]]
     if not parts:
-        parts = [f"{where} {a!r} there, {b!r} now" for where, a, b in differences[:4]]
-        if len(differences) > 4:
-            parts.append(f"and {len(differences) - 4} more")
+        parts = [f"{where} {a!r} there, {b!r} now" for where, a, b in changed[:4]]
+        if len(changed) > 4:
+            parts.append(f"and {len(changed) - 4} more")
     raise UserError(f"--resume: {trial_dir} was started with another configuration: {'; '.join(parts)}. Resume "
                     "with the options the run was started with, or pass --overwrite to start it again")
 
 
 def run(config, plugins, log=print):
     """Train and evaluate one seed; returns ``(record, record_path)``, ``(None, None)`` on the ranks other
-    than 0 of a torchrun launch (:mod:`reid_bench.distributed`: rank 0 writes and evaluates)."""
+    than 0 of a torchrun launch (:mod:`reid_bench.engine.distributed`: rank 0 writes and evaluates)."""
     method = plugins.method_for_plugin(config.plugin)
     variant = config.variant or method.default_variant
     method.variant(variant)  # unknown variants fail here, listing the known ones
@@ -293,7 +187,7 @@ def run(config, plugins, log=print):
     for trial in trials:
         trial_dir = folder if protocol.trials == 1 else os.path.join(folder, f"trial{trial}")
         check_existing_checkpoint(trial_dir, resume=config.resume, overwrite=config.overwrite)
-        if config.resume and os.path.isfile(os.path.join(trial_dir, CHECKPOINT_NAME)):
+        if config.resume and os.path.isfile(os.path.join(trial_dir, CHECKPOINT_FILE)):
             check_resume_matches(trial_dir, recipe, _training_settings(config, pretrained, amp))
         elif config.resume:
             log(f"--resume: no checkpoint in {trial_dir}; training starts from the first epoch")
@@ -305,9 +199,9 @@ def run(config, plugins, log=print):
         # the run folder is made only once the data and the model are there: a failed check leaves none
         if ranks.is_main:
             os.makedirs(trial_dir, exist_ok=True)
-            write_json_atomic(os.path.join(trial_dir, "recipe.json"), recipe.to_dict())
-            write_json_atomic(os.path.join(trial_dir, "settings.json"), _training_settings(config, pretrained, amp))
-            write_text_atomic(os.path.join(trial_dir, "config.yaml"),
+            write_json_atomic(os.path.join(trial_dir, RECIPE_FILE), recipe.to_dict())
+            write_json_atomic(os.path.join(trial_dir, SETTINGS_FILE), _training_settings(config, pretrained, amp))
+            write_text_atomic(os.path.join(trial_dir, CONFIG_FILE),
                               dump(config_document(experiment.options, recipe, method, variant)))
         log(f"{method.name} [{variant}] on {protocol.name}"
             f"{f' trial {trial + 1}/{protocol.trials}' if protocol.trials > 1 else ''}: recipe {recipe.name}, "
@@ -319,19 +213,19 @@ def run(config, plugins, log=print):
                           workers=config.workers, seed=config.seed, max_iters=config.max_iters,
                           progress=config.progress and ranks.is_main, log=log, distributed=ranks,
                           eval_every=config.eval_every,
-                          evaluate=lambda trained: _evaluate(trained, method, recipe, protocol, splits, replace(
+                          evaluate=lambda trained: evaluate_model(trained, method, recipe, protocol, splits, replace(
                               config, rerank=False, progress=False), device).metrics)
         stats = trainer.fit(resume=config.resume)
         replicas_identical = ranks.parameters_identical(model, trainer.loss_modules)
         if not ranks.is_main:
             ranks.barrier()  # while rank 0 writes the weights and evaluates them
             continue
-        save_torch_atomic(model.state_dict(), os.path.join(trial_dir, "model.pt"))
-        write_json_atomic(os.path.join(trial_dir, "run.json"), {
+        save_torch_atomic(model.state_dict(), os.path.join(trial_dir, MODEL_FILE))
+        write_json_atomic(os.path.join(trial_dir, RUN_INFO_FILE), {
             "method": method.name, "variant": variant, "protocol": protocol.name, "recipe_name": recipe.name,
             "num_classes": num_classes, "input_size": list(recipe.input_size), "seed": config.seed,
             "overrides": overrides})
-        evaluation = _evaluate(model, method, recipe, protocol, splits, config, device)
+        evaluation = evaluate_model(model, method, recipe, protocol, splits, config, device)
         per_trial.append(evaluation.metrics)
         history += [{**entry, "trial": trial} if protocol.trials > 1 else entry for entry in stats.history]
         per_trial_reranked.append(evaluation.metrics_reranked)
@@ -341,97 +235,36 @@ def run(config, plugins, log=print):
     if not ranks.is_main:
         return None, None
     params, flops = model_complexity(model, recipe.input_size, device)
-    run_id = (f"{_slug(method.name)}-{_slug(variant)}-{_slug(protocol.name)}-{_slug(recipe.name)}-seed{config.seed}-"
+    run_id = (f"{slug(method.name)}-{slug(variant)}-{slug(protocol.name)}-{slug(recipe.name)}-seed{config.seed}-"
               f"{started_at.replace(':', '').replace('+0000', 'Z')}")
-    record = {
-        "run_id": run_id,
-        "plugin": plugins.methods.owner(method.name),
-        "method": method.name,
-        "variant": variant,
-        "protocol": protocol.name,
-        "task": protocol.task,
-        "recipe_name": recipe.name,
-        "recipe": recipe.to_dict(),
-        "overrides": overrides,
-        "seed": config.seed,
-        "metrics": _mean_metrics(per_trial),
-        "metrics_reranked": _mean_metrics(per_trial_reranked),
-        "evaluation": {**evaluation.details, "trials": protocol.trials, "test_features": recipe.test_features},
-        "params": params,
-        "flops": flops,
-        "backbone": method.variant(variant).backbone or method.backbone,
-        "input_size": list(recipe.input_size),
-        "train": {"epochs": recipe.epochs, "iterations": stats.iterations, "max_iters": config.max_iters,
-                  "images_per_s": stats.images_per_s, "wall_s": stats.wall_s, "workers": config.workers},
-        "eval_wall_s": evaluation.details.get("wall_s"),
-        "pretrained": pretrained.describe() if pretrained else False,
-        "device": str(device),
-        **acceleration.to_record(),
-        "versions": library_versions(),
-        "git_commit": git_commit(),
-        "started_at": started_at,
-        "finished_at": utc_now(),
-        "wall_s": time.perf_counter() - started,
-        "resumed": stats.resumed,
-        "history": history,
-        "run_dir": folder,
-        "distributed": {**ranks.describe(recipe), "parameters_identical": replicas_identical},
-        "per_query": per_query_filename(run_id) if protocol.task == "reid" else None,
-        "trained_on": protocol.name,
-        "tested_on": protocol.name,
-    }
+    record = build_record(
+        run_id=run_id, plugin=plugins.methods.owner(method.name), method=method.name, variant=variant,
+        protocol=protocol.name, task=protocol.task, recipe_name=recipe.name, recipe=recipe.to_dict(),
+        overrides=overrides, seed=config.seed, metrics=_mean_metrics(per_trial),
+        metrics_reranked=_mean_metrics(per_trial_reranked),
+        evaluation={**evaluation.details, "trials": protocol.trials, "test_features": recipe.test_features},
+        params=params, flops=flops, backbone=method.variant(variant).backbone or method.backbone,
+        input_size=list(recipe.input_size),
+        train={"epochs": recipe.epochs, "iterations": stats.iterations, "max_iters": config.max_iters,
+               "images_per_s": stats.images_per_s, "wall_s": stats.wall_s, "workers": config.workers},
+        eval_wall_s=evaluation.details.get("wall_s"), pretrained=pretrained.describe() if pretrained else False,
+        device=str(device), **acceleration.to_record(), started_at=started_at, finished_at=utc_now(),
+        wall_s=time.perf_counter() - started, resumed=stats.resumed, history=history, run_dir=folder,
+        distributed={**ranks.describe(recipe), "parameters_identical": replicas_identical},
+        per_query=per_query_filename(run_id) if protocol.task == "reid" else None, trained_on=protocol.name,
+        tested_on=protocol.name)
     log(f"metrics: {json.dumps(record['metrics'])}")  # shown before the record is written, which may fail
     if record["metrics_reranked"]:
         log(f"re-ranked: {json.dumps(record['metrics_reranked'])}")
     if record["per_query"]:  # written first: a record never names a missing file
-        save_per_query(os.path.join(config.output, "results", record["per_query"]), per_trial_queries)
-    path = write_record(os.path.join(config.output, "results"), record)
+        save_per_query(os.path.join(config.output, RESULTS_FOLDER, record["per_query"]), per_trial_queries)
+    path = write_record(os.path.join(config.output, RESULTS_FOLDER), record)
     log(f"result record: {path}")
     for target in targets:
         target_splits = target.load(config.root, allow_partial=config.allow_partial, trial=0)
-        target_evaluation = _evaluate(model, method, recipe, target, target_splits, config, device)
+        target_evaluation = evaluate_model(model, method, recipe, target, target_splits, config, device)
         log(f"tested on {target.name}: {json.dumps(target_evaluation.metrics)}")
-        _, target_path = record_on(record, target, target_evaluation, protocol, os.path.join(config.output, "results"))
+        _, target_path = record_on(record, target, target_evaluation, protocol,
+                                   os.path.join(config.output, RESULTS_FOLDER))
         log(f"result record: {target_path}")
     return record, path
-
-
-def evaluate_checkpoint(checkpoint, plugins, *, datasets, root=None, device="auto", workers=None,
-                        evaluator="reid_bench", rerank=False, allow_partial=False, eval_batch_size=128,
-                        test_time=None, output=None):
-    """Evaluate a run's ``model.pt`` on each protocol of ``datasets`` (``reid-bench eval``); returns
-    ``[(protocol name, evaluation, record path or None)]``. The model is rebuilt from the ``run.json``
-    beside the checkpoint (:func:`reid_bench.inference.load_model`); the test-time features follow the
-    run's recipe. Each re-id evaluation writes a result record (:mod:`.cross_domain`) under
-    ``output``/results, by default the results folder of the run's own output."""
-    from ..deploy.inference import load_model
-
-    loaded = load_model(checkpoint, device=device, plugins=plugins)
-    method, info, recipe, model, device = loaded.method, loaded.info, loaded.recipe, loaded.network, loaded.device
-    protocols = [plugins.datasets.get(name) for name in dict.fromkeys(datasets)]
-    started_at = utc_now()
-    folder = os.path.dirname(os.path.abspath(loaded.checkpoint))
-    results_dir = None
-    if any(protocol.task == "reid" for protocol in protocols):
-        parts = run_folder_parts(info["method"], info["variant"], info["protocol"], info["recipe_name"], info["seed"],
-                                 info.get("overrides"))
-        results_dir = results_dir_of(folder, parts, output)
-        check_output_writable(os.path.dirname(results_dir))
-        params, flops = model_complexity(model, recipe.input_size, device)
-        run_id = f"{'-'.join(parts[:-1])}-seed{info['seed']}-eval-{started_at.replace(':', '').replace('+0000', 'Z')}"
-        base = checkpoint_record(folder, info, recipe, started_at, run_id=run_id,
-                                 plugin=plugins.methods.owner(method.name),
-                                 backbone=method.variant(info["variant"]).backbone or method.backbone,
-                                 params=params, flops=flops, device=str(device))
-    config = RunConfig(plugin=method.name, dataset=protocols[0].name,
-                       workers=default_workers() if workers is None else workers, evaluator=evaluator,
-                       rerank=rerank, eval_batch_size=eval_batch_size, test_time=test_time)
-    done = []
-    for protocol in protocols:
-        splits = protocol.load(root, allow_partial=allow_partial, trial=0)
-        evaluation = _evaluate(model, method, recipe, protocol, splits, config, device)
-        path = None
-        if protocol.task == "reid":
-            _, path = record_on(base, protocol, evaluation, plugins.datasets.get(info["protocol"]), results_dir)
-        done.append((protocol.name, evaluation, path))
-    return done

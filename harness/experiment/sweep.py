@@ -16,7 +16,7 @@ and/or a sweep YAML file (flags win)::
     output: runs/sweep
 
 Every cell is checked before anything is launched (its plugin, variant, dataset and overrides are
-resolved as ``reid-bench run`` would, see :mod:`reid_bench.config`), so a typo fails the sweep, not one
+resolved as ``reid-bench run`` would, see :mod:`reid_bench.experiment.config`), so a typo fails the sweep, not one
 job an hour in. A cell is done when its run folder holds ``model.pt`` and ``<output>/results`` holds a
 record of that folder: a rerun of the sweep skips it. Every other cell runs with ``--resume``, so a cell
 that was preempted or failed continues from its last checkpoint (or starts, if it has none).
@@ -29,17 +29,16 @@ end says which cells ran, were resumed, skipped, failed or submitted, with their
 """
 import contextlib
 import dataclasses
-import glob
 import itertools
-import json
 import os
 import re
-import shlex
-import sys
 import time
 from typing import Optional
 
-from ..errors import UserError
+from ..errors import UserError, did_you_mean
+from ..results.records import records_in
+from ..run_folder import MODEL_FILE, RESULTS_FOLDER
+from .config import read_config_file
 
 LAUNCHERS = ("local", "slurm")
 GRID_KEYS = ("plugins", "variants", "datasets", "recipes", "seeds", "overrides")
@@ -115,82 +114,67 @@ def _split_assignments(text):
 
 def read_sweep_file(path):
     """The mapping of a sweep YAML file, its keys checked."""
-    from .config import _near, read_config_file
-
     document = read_config_file(path)
     for key in document:
         if key not in FILE_KEYS:
-            raise UserError(f"sweep file {path}: unknown key {key}; {_near(key, list(FILE_KEYS))}")
+            raise UserError(f"sweep file {path}: unknown key {key}; {did_you_mean(key, list(FILE_KEYS))}")
     return document
 
 
-def build_sweep(document, args):
-    """The :class:`Sweep` of a sweep file's mapping (may be empty) with the flags of ``args`` laid over it."""
-    def pick(key, flag):
-        given = getattr(args, flag)
-        return given if given not in (None, []) else document.get(key)
+def build_sweep(document, *, plugins=(), variants=(), datasets=(), recipes=(), seeds=(), overrides=(),
+                run_options=None, assignments=(), config=None, output=None):
+    """The :class:`Sweep` of a sweep file's mapping (may be empty) with the values given as flags laid over
+    it: the grid's lists, ``overrides`` (each a comma-separated set of ``KEY=VALUE`` assignments),
+    ``run_options`` (``{option: value}`` of :data:`RUN_FLAGS`, each a ``--set`` of every cell), more
+    ``assignments``, the base ``config`` file and the ``output`` folder."""
+    given = {"plugins": plugins, "variants": variants, "datasets": datasets, "recipes": recipes, "seeds": seeds}
 
-    plugins = pick("plugins", "plugins")
-    datasets = pick("datasets", "datasets")
+    def pick(key):
+        return given[key] if given[key] not in (None, [], ()) else document.get(key)
+
+    plugins, datasets = pick("plugins"), pick("datasets")
     if not plugins or not datasets:
         raise UserError("a sweep needs plugins and datasets: --plugins P [P ...] --datasets D [D ...], or a sweep "
                         "file listing them")
-    variants = _as_list(pick("variants", "variants") or [None], "variants", allow_none=True)
-    recipes = _as_list(pick("recipes", "recipes") or ["paper"], "recipes")
-    seeds = _as_list(pick("seeds", "seeds") or [0], "seeds", int)
-    overrides = _override_sets([_split_assignments(text) for text in args.overrides] or document.get("overrides")
-                               or [[]])
+    variants = _as_list(pick("variants") or [None], "variants", allow_none=True)
+    recipes = _as_list(pick("recipes") or ["paper"], "recipes")
+    seeds = _as_list(pick("seeds") or [0], "seeds", int)
+    override_sets = _override_sets([_split_assignments(text) for text in overrides] or document.get("overrides")
+                                   or [[]])
     cells = [Cell(plugin, variant, dataset, recipe, seed, override)
              for plugin, variant, dataset, recipe, override, seed in itertools.product(
-                 _as_list(plugins, "plugins"), variants, _as_list(datasets, "datasets"), recipes, overrides, seeds)]
-    flags = tuple(f"{flag}={getattr(args, 'run_' + flag)}" for flag in RUN_FLAGS
-                  if getattr(args, "run_" + flag) is not None)
-    assignments = tuple(_as_list(document.get("set") or [], "set")) + flags + tuple(args.assignments)
-    return Sweep(cells, config=args.config or document.get("config"), assignments=assignments,
-                 output=args.output or document.get("output") or "runs")
-
-
-def run_folder_of(sweep, cell, plugins):
-    """The run folder ``cell`` trains in, found the way ``reid-bench run`` finds it; checks the cell."""
-    from .. import cli
-    from . import config as config_module
-    from .runs import run_folder
-
-    args = cli.build_parser().parse_args(sweep.argv(cell))
-    experiment = config_module.experiment_from_args(args, cli.given_options(sweep.argv(cell)))
-    (run_config,) = config_module.run_configs(experiment)
-    _, overrides = config_module.resolve_experiment(experiment, plugins)
-    method = plugins.method_for_plugin(run_config.plugin)
-    return run_folder(run_config, method, run_config.variant or method.default_variant, overrides)
+                 _as_list(plugins, "plugins"), variants, _as_list(datasets, "datasets"), recipes, override_sets,
+                 seeds)]
+    flags = tuple(f"{flag}={value}" for flag, value in (run_options or {}).items() if value is not None)
+    assignments = tuple(_as_list(document.get("set") or [], "set")) + flags + tuple(assignments)
+    return Sweep(cells, config=config or document.get("config"), assignments=assignments,
+                 output=output or document.get("output") or "runs")
 
 
 def recorded_run_folders(output):
     """The run folders that have a result record under ``<output>/results``."""
-    folders = set()
-    for path in glob.glob(os.path.join(output, "results", "**", "*.json"), recursive=True):
-        try:
-            with open(path) as handle:
-                record = json.load(handle)
-        except (OSError, ValueError):
-            continue
-        if isinstance(record, dict) and isinstance(record.get("run_dir"), str) and "evaluated_checkpoint" not in record:
-            folders.add(os.path.normpath(os.path.abspath(record["run_dir"])))
-    return folders
+    return {os.path.normpath(os.path.abspath(record["run_dir"])) for _, record in records_in(
+        os.path.join(output, RESULTS_FOLDER)) if isinstance(record.get("run_dir"), str)
+        and "evaluated_checkpoint" not in record}
 
 
 def is_done(folder, recorded):
-    return os.path.isfile(os.path.join(folder, "model.pt")) and os.path.normpath(os.path.abspath(folder)) in recorded
+    return os.path.isfile(os.path.join(folder, MODEL_FILE)) and os.path.normpath(os.path.abspath(folder)) in recorded
 
 
-def run_cell(argv):
-    """A job's body: ``reid-bench run`` in this process; a non-zero exit is an error (the job failed)."""
-    from ..cli import main
+@dataclasses.dataclass(frozen=True)
+class Launcher:
+    """Where and how cells run: ``kind`` ``local`` (``jobs`` processes at a time) or ``slurm`` (one job array
+    of parallelism ``jobs`` on ``partition``, with ``gpus``, ``cpus`` and ``mem`` GB per cell); ``time``: the
+    minutes a cell may run."""
 
-    print("reid-bench " + " ".join(argv), flush=True)
-    code = main(argv)
-    if code:
-        raise RuntimeError(f"reid-bench run exited with status {code} (the error is above)")
-    return code
+    kind: str = "local"
+    jobs: int = 1
+    time: int = 24 * 60
+    partition: Optional[str] = None
+    gpus: int = 1
+    cpus: int = 8
+    mem: int = 64
 
 
 @dataclasses.dataclass
@@ -201,19 +185,19 @@ class Outcome:
     folder: str = ""
 
 
-def _executor(args, log_dir):
+def _executor(launcher, log_dir):
     import submitit
 
-    if args.launcher == "slurm":
+    if launcher.kind == "slurm":
         executor = submitit.AutoExecutor(folder=log_dir, cluster="slurm")
-        parameters = {"slurm_array_parallelism": args.jobs, "timeout_min": args.time, "cpus_per_task": args.cpus,
-                      "gpus_per_node": args.gpus, "mem_gb": args.mem, "name": "reid-bench-sweep"}
-        if args.partition:
-            parameters["slurm_partition"] = args.partition
+        parameters = {"slurm_array_parallelism": launcher.jobs, "timeout_min": launcher.time, "cpus_per_task": launcher.cpus,
+                      "gpus_per_node": launcher.gpus, "mem_gb": launcher.mem, "name": "reid-bench-sweep"}
+        if launcher.partition:
+            parameters["slurm_partition"] = launcher.partition
         executor.update_parameters(**parameters)
         return executor
     executor = submitit.AutoExecutor(folder=log_dir, cluster="local")
-    executor.update_parameters(timeout_min=args.time)
+    executor.update_parameters(timeout_min=launcher.time)
     return executor
 
 
@@ -236,27 +220,29 @@ def _threads_per_job(jobs):
         del os.environ["OMP_NUM_THREADS"], os.environ["MKL_NUM_THREADS"]
 
 
-def launch(sweep, todo, args, log_dir, log=print):
-    """Run the cells ``todo`` (``[(cell, folder, resumed)]``); returns their :class:`Outcome`."""
-    if args.launcher == "local":
-        with _threads_per_job(args.jobs):
-            return _launch(sweep, todo, args, log_dir, log)
-    return _launch(sweep, todo, args, log_dir, log)
+def launch(sweep, todo, launcher, job, log_dir, log=print):
+    """Run the cells ``todo`` (``[(cell, folder, resumed)]``) as jobs calling ``job(argv)`` with each cell's
+    ``reid-bench run`` arguments (:meth:`Sweep.argv`), under ``launcher`` (:class:`Launcher`); returns
+    their :class:`Outcome`."""
+    if launcher.kind == "local":
+        with _threads_per_job(launcher.jobs):
+            return _launch(sweep, todo, launcher, job, log_dir, log)
+    return _launch(sweep, todo, launcher, job, log_dir, log)
 
 
-def _launch(sweep, todo, args, log_dir, log):
-    executor = _executor(args, log_dir)
-    if args.launcher == "slurm":  # submitted, not waited for: rerun the sweep to see what is done
-        jobs = executor.map_array(run_cell, [sweep.argv(cell) for cell, _, _ in todo])
+def _launch(sweep, todo, launcher, job, log_dir, log):
+    executor = _executor(launcher, log_dir)
+    if launcher.kind == "slurm":  # submitted, not waited for: rerun the sweep to see what is done
+        jobs = executor.map_array(job, [sweep.argv(cell) for cell, _, _ in todo])
         log(f"submitted job array {jobs[0].job_id.split('_')[0]} ({len(jobs)} cells); run the same sweep again "
             "to see which are done (done cells are skipped, interrupted ones resumed)")
         return [Outcome(cell, "submitted", _log_of(job), folder) for (cell, folder, _), job in zip(todo, jobs)]
     outcomes, waiting, running = [], list(todo), []
     try:
         while waiting or running:
-            while waiting and len(running) < args.jobs:
+            while waiting and len(running) < launcher.jobs:
                 item = waiting.pop(0)
-                running.append((item, executor.submit(run_cell, sweep.argv(item[0]))))
+                running.append((item, executor.submit(job, sweep.argv(item[0]))))
                 log(f"started {item[0].label}")
             done = [entry for entry in running if entry[1].done()]
             running = [entry for entry in running if entry not in done]
@@ -289,72 +275,3 @@ def summary(outcomes):
               for status in ("ran", "resumed", "skipped", "failed", "submitted")}
     totals = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
     return tabulate(rows, headers=["cell", "status", "log / run folder"], tablefmt="github") + f"\n\n{totals}"
-
-
-def add_arguments(parser):
-    """The ``reid-bench sweep`` options."""
-    from .config import add_arguments as add_config_arguments
-
-    parser.add_argument("sweep_file", nargs="?", metavar="SWEEP.yaml", help="a sweep file (see --help's description)")
-    parser.add_argument("--plugins", "--plugin", nargs="+", default=[], metavar="P",
-                        help="plugins (or methods) of the grid")
-    parser.add_argument("--variants", "--variant", nargs="+", default=[], metavar="V",
-                        help="variants (default: each default)")
-    parser.add_argument("--datasets", "--dataset", nargs="+", default=[], metavar="D", help="protocols of the grid")
-    parser.add_argument("--recipes", "--recipe", nargs="+", default=[], metavar="R", help="recipes (default paper)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[], metavar="N", help="seeds (default 0)")
-    parser.add_argument("--overrides", action="append", default=[], metavar="K=V[,K=V]",
-                        help="one override set of the grid (comma-separated --set assignments); repeatable, "
-                             "each is a value of that dimension")
-    add_config_arguments(parser)
-    for flag in RUN_FLAGS:
-        parser.add_argument(f"--{flag.replace('_', '-')}", dest=f"run_{flag}", metavar="VALUE",
-                            help=f"every cell's --{flag.replace('_', '-')} (the same as --set {flag}=VALUE)")
-    parser.add_argument("--output", help="run folders, results/ and sweep-logs/ go here (default runs)")
-    parser.add_argument("--launcher", choices=LAUNCHERS, default="local",
-                        help="local processes (default) or a Slurm job array, both through submitit")
-    parser.add_argument("--jobs", type=int, default=1, help="cells at a time (Slurm: the array's parallelism)")
-    parser.add_argument("--partition", help="Slurm partition")
-    parser.add_argument("--gpus", type=int, default=1, help="Slurm: GPUs per cell (default 1)")
-    parser.add_argument("--cpus", type=int, default=8, help="Slurm: CPUs per cell (default 8)")
-    parser.add_argument("--time", type=int, default=24 * 60, help="minutes a cell may run (default 1440)")
-    parser.add_argument("--mem", type=int, default=64, help="Slurm: GB of memory per cell (default 64)")
-    parser.add_argument("--dry-run", action="store_true", help="print the cells and their state; run nothing")
-
-
-def command(args, plugins, log=print):
-    """``reid-bench sweep``: exit 0 when every cell is done, 1 when one failed."""
-    if args.jobs < 1:
-        raise UserError(f"--jobs: expected a whole number of at least 1, got {args.jobs}")
-    if args.launcher == "slurm" and not args.dry_run:
-        import shutil
-
-        missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
-        if missing:
-            raise UserError(f"--launcher slurm needs Slurm's {' and '.join(missing)} on this machine's PATH (run the "
-                            "sweep on a login node), or use --launcher local")
-    document = read_sweep_file(args.sweep_file) if args.sweep_file else {}
-    sweep = build_sweep(document, args)
-    recorded = recorded_run_folders(sweep.output)
-    todo, outcomes = [], []
-    for cell in sweep.cells:
-        folder = run_folder_of(sweep, cell, plugins)
-        if is_done(folder, recorded):
-            outcomes.append(Outcome(cell, "skipped", folder=folder))
-        else:
-            todo.append((cell, folder, os.path.isfile(os.path.join(folder, "checkpoint.pt"))))
-    if args.dry_run:
-        for outcome in outcomes:
-            print(f"done     {outcome.cell.label}  ({outcome.folder})")
-        for cell, folder, resumed in todo:
-            state = "resume " if resumed else "run    "
-            print(f"{state}  {cell.label}  ({folder})\n         reid-bench {shlex.join(sweep.argv(cell))}")
-        print(f"{len(sweep.cells)} cells: {len(todo)} to run, {len(outcomes)} done")
-        return 0
-    if todo:
-        log_dir = os.path.join(sweep.output, "sweep-logs")
-        outcomes += launch(sweep, todo, args, log_dir, log=lambda line: print(line, file=sys.stderr, flush=True))
-    order = {cell: index for index, cell in enumerate(sweep.cells)}
-    outcomes.sort(key=lambda outcome: order[outcome.cell])
-    print(summary(outcomes))
-    return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0

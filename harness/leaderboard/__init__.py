@@ -6,11 +6,10 @@ protocol by everything that changed their training (:class:`.records.Group`; smo
 ``--max-iters`` are left off unless ``--include-smoke``), averages them over seeds
 (:mod:`.aggregate`), puts each paper's reported numbers beside them and writes, with tabulate,
 ``<out>/<protocol>.md`` for every protocol (:mod:`.protocols`) and ``<out>/README.md`` linking them
-(:mod:`.render`), with each page's figures beside it (:mod:`reid_bench.visualize.leaderboard`: the CMC
+(:mod:`.render`), with each page's figures beside it (:mod:`.figures`: the CMC
 curve and the primary metric's bars, SVG). Files are rewritten in full; the same records and methods
 give the same bytes.
 """
-import argparse
 import os
 from dataclasses import dataclass, field
 
@@ -36,27 +35,6 @@ class LeaderboardReport:
     skipped: list = field(default_factory=list)  # SkippedRecord
     missing_dirs: list = field(default_factory=list)
     records_used: int = 0
-
-
-class _AppendReplacingDefault(argparse.Action):
-    """A repeatable option whose first use replaces the default list instead of extending it."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        given = getattr(namespace, self.dest)
-        setattr(namespace, self.dest, ([] if given is self.default else given) + [values])
-
-
-def add_arguments(parser):
-    """Add the ``reid-bench leaderboard`` options to an :class:`argparse.ArgumentParser`."""
-    parser.add_argument(
-        "--results", metavar="DIR", action=_AppendReplacingDefault, default=list(DEFAULT_RESULT_DIRS),
-        help="a folder searched (recursively) for result records; repeatable "
-             f"(default: {' and '.join(DEFAULT_RESULT_DIRS)})",
-    )
-    parser.add_argument("--out", metavar="DIR", default=DEFAULT_OUT_DIR,
-                        help=f"where the pages and their index are written (default: {DEFAULT_OUT_DIR})")
-    parser.add_argument("--include-smoke", action="store_true",
-                        help="also show smoke runs (runs with --max-iters), which are left off by default")
 
 
 def write_leaderboards(result_dirs, out_dir, plugin_set, include_smoke=False):
@@ -88,4 +66,4 @@ def write_leaderboards(result_dirs, out_dir, plugin_set, include_smoke=False):
     return report
 
 
-__all__ = ["LeaderboardReport", "SkippedRecord", "add_arguments", "write_leaderboards"]
+__all__ = ["LeaderboardReport", "SkippedRecord", "write_leaderboards"]

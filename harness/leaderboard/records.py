@@ -2,7 +2,7 @@
 
 Every ``*.json`` file under the given folders is a candidate (recursively; dot-files such as the
 atomic writer's temporary files are not records). A file is used only when it is a result record of
-schema version 1 (:mod:`reid_bench.results`) holding every key the leaderboards read, with values of
+schema version 1 (:mod:`reid_bench.results.records`) holding every key the leaderboards read, with values of
 the right kinds. Anything else (not JSON, a JSON file of some other tool, another schema version, a
 record missing keys) is skipped with a reason, never mixed in.
 
@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
-from ..results.records import SCHEMA_VERSION
+from ..results.records import SCHEMA_VERSION, InvalidRecord, evaluation_label, find_record_files, read_record
 from ..spec import CLASSIFICATION_METRICS, REID_METRICS
 
 TASK_METRICS = {"reid": REID_METRICS, "classification": CLASSIFICATION_METRICS}
@@ -48,15 +48,11 @@ PAIR = "->"
 
 def weights_kind(pretrained):
     """What a record's ``pretrained`` says the run started from: ``"no"`` (false), ``"synthetic"`` (a
-    description starting with it, :mod:`reid_bench.pretraining`) or ``"imagenet"`` (any other
+    description starting with it, :mod:`reid_bench.models.pretraining`) or ``"imagenet"`` (any other
     description, and ``true`` in records older than the synthetic weights)."""
     if pretrained is False:
         return "no"
     return "synthetic" if isinstance(pretrained, str) and pretrained.startswith("synthetic") else "imagenet"
-
-
-class InvalidRecord(ValueError):
-    """A file that is not a usable result record; the message says why."""
 
 
 class SkippedRecord(NamedTuple):
@@ -86,7 +82,7 @@ class Group:
     max_iters: Optional[int] = None  # --max-iters: a smoke run
     amp: str = ""  # mixed precision: "", "fp16" or "bf16"
     recipe_fingerprint: str = ""  # of the whole resolved recipe (:func:`recipe_fingerprint`)
-    world_size: int = 1  # torchrun processes sharing each batch (:mod:`reid_bench.distributed`)
+    world_size: int = 1  # torchrun processes sharing each batch (:mod:`reid_bench.engine.distributed`)
     sync_bn: bool = False
     test_time: str = ""  # :func:`evaluation_label`: "" for the default test-time options
     overrides: tuple = ()  # ("path=value", ...): where the recipe differs from the stock one
@@ -145,37 +141,6 @@ def _optional_number(value, key, kind=(int, float)):
     if not isinstance(value, kind) or isinstance(value, bool):
         raise InvalidRecord(f"{key} is {value!r}, expected a number or null")
     return value
-
-
-def evaluation_label(evaluation):
-    """How a record was tested, as part of its row's key: ``""`` for the default options (features as
-    they are, Euclidean distance, no query expansion, re-ranking with k1 20, k2 6, lambda 0.3 or none:
-    the plain metrics do not depend on it), else the options that differ, e.g. ``"flip, cosine, AQE
-    k5 alpha3"``. Records written before test-time options were recorded were tested the default way."""
-    options = evaluation.get("test_time") if isinstance(evaluation, dict) else None
-    if options is None:
-        return ""
-    if not isinstance(options, dict):
-        raise InvalidRecord(f"evaluation.test_time is {options!r}, expected an object")
-    parts = []
-    if options.get("flip"):
-        parts.append("flip")
-    if options.get("distance", "euclidean") != "euclidean":
-        parts.append(str(options["distance"]))
-    aqe = options.get("aqe")
-    if isinstance(aqe, dict):
-        times = aqe.get("times", 1)
-        parts.append(f"AQE k{_text(aqe.get('k'))} alpha{_text(aqe.get('alpha'))}" + (f" x{_text(times)}" if times != 1
-                                                                                    else ""))
-    rerank = options.get("rerank")
-    if isinstance(rerank, dict) and (rerank.get("k1"), rerank.get("k2"), rerank.get("lambda")) != (20, 6, 0.3):
-        parts.append(f"re-rank k1 {_text(rerank.get('k1'))} k2 {_text(rerank.get('k2'))} "
-                     f"lambda {_text(rerank.get('lambda'))}")
-    return ", ".join(parts)
-
-
-def _text(value):
-    return f"{value:g}" if _is_number(value) else str(value)
 
 
 def _per_query_path(path, data):
@@ -320,38 +285,6 @@ def _cmc(evaluation):
     return tuple(float(value) for value in curve)
 
 
-def find_record_files(result_dirs):
-    """``(files, missing_dirs)``: the candidate files under ``result_dirs`` in a stable order (a
-    file reached through two overlapping folders is listed once), and the folders that do not
-    exist."""
-    files, seen, missing = [], set(), []
-    for folder in result_dirs:
-        if not os.path.isdir(folder):
-            missing.append(folder)
-            continue
-        for parent, subfolders, names in os.walk(folder):
-            subfolders.sort()
-            for name in sorted(names):
-                path = os.path.join(parent, name)
-                if name.startswith(".") or not name.endswith(".json") or os.path.realpath(path) in seen:
-                    continue
-                seen.add(os.path.realpath(path))
-                files.append(path)
-    return files, missing
-
-
-def read_record(path):
-    """The :class:`Record` in ``path``; :class:`InvalidRecord` if it is unreadable or not one."""
-    try:
-        with open(path, encoding="utf-8") as stream:
-            data = json.load(stream)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRecord(f"cannot be read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidRecord(f"not valid JSON: {exc}") from None
-    return parse_record(path, data)
-
-
 def one_per_seed(records):
     """``(kept, skipped)``: per group and seed, the run that finished last (then the greatest
     run id) is kept; every other run of that seed is skipped with the reason."""
@@ -384,7 +317,7 @@ def load_records(result_dirs, include_smoke=False):
     records, skipped = [], []
     for path in files:
         try:
-            record = read_record(path)
+            record = parse_record(path, read_record(path))
         except InvalidRecord as exc:
             skipped.append(SkippedRecord(path, str(exc)))
             continue

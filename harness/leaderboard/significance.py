@@ -4,7 +4,7 @@ A row's baseline row is the row of the ``baseline`` method (its default variant)
 with the same recipe name, training epochs, batch and input sizes, pretrained weights, ``--max-iters``,
 mixed precision, world size and test-time options, so the difference is the method's, not the
 schedule's or the testing's. The difference and its interval come from
-:func:`reid_bench.significance.paired_bootstrap` over the rows' per-query files (queries paired, seeds
+:func:`reid_bench.results.significance.paired_bootstrap` over the rows' per-query files (queries paired, seeds
 of each row resampled), with a fixed number of resamples and a fixed seed so a page is the same bytes
 every time it is generated. A row whose records (or whose baseline's) lack per-query files gets none.
 """

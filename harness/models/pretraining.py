@@ -19,7 +19,7 @@ it like the dataset:
   classifier) plus a ``.json`` of how it was made, written atomically under a file lock, so parallel
   runs pretrain once. A changed recipe changes the fingerprint and pretrains again.
 
-Runs load these weights where they would load ImageNet's (:mod:`reid_bench.backbones`); the record
+Runs load these weights where they would load ImageNet's (:mod:`reid_bench.models.backbones`); the record
 says ``"pretrained": "synthetic (...)"`` and the leaderboard groups and labels rows by it.
 """
 import hashlib

@@ -1,7 +1,7 @@
 """Is a difference in mAP real? A paired bootstrap over queries (and over seeds where there are several).
 
 Two result sets on the same protocol are aligned query by query (their per-query files,
-:mod:`reid_bench.per_query`). The mAP of a set of runs is the mean, over its seeds, of the mean AP over
+:mod:`reid_bench.results.per_query`). The mAP of a set of runs is the mean, over its seeds, of the mean AP over
 the protocol's valid queries (those with a true match in the gallery). One bootstrap replicate draws
 the queries with replacement, the *same* draw for both sides (that is the pairing: a hard query is
 hard for both methods, and pairing removes that shared variance), and each side's seeds with

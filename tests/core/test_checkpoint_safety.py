@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from reid_bench.cli import main
-from reid_bench.engine.checkpoint import (CHECKPOINT_NAME, CheckpointError, load_checkpoint, restore_rng_state,
-                                          rng_state)
+from reid_bench.engine.checkpoint import CheckpointError, load_checkpoint, restore_rng_state, rng_state
+from reid_bench.run_folder import CHECKPOINT_FILE as CHECKPOINT_NAME
 from reid_bench.errors import UserError
 
 THIRD_PARTY = os.path.join(os.path.dirname(os.path.dirname(__file__)), "third_party")

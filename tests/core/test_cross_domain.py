@@ -85,7 +85,7 @@ def test_eval_outside_a_run_output_needs_output(tmp_path, capsys):
 
     from reid_bench.plugin_manager import load_plugins
     from reid_bench.recipes import resolve_recipe
-    from reid_bench.experiment.runs import build_model
+    from reid_bench.models.building import build_model
 
     plugins = load_plugins([])
     method, protocol = plugins.methods.get("baseline"), plugins.datasets.get("synthetic")

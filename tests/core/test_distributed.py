@@ -21,7 +21,7 @@ from reid_bench.engine.distributed import Distributed, RankShare, setup
 from reid_bench.errors import UserError
 from reid_bench.plugin_manager import load_plugins
 from reid_bench.plugins.mutual_attention.sampler import PairSampler
-from reid_bench.experiment.runs import evaluate_checkpoint
+from reid_bench.deploy.evaluate import evaluate_checkpoint
 from reid_bench.data.samplers import identity_sampler
 
 SMOKE = ["--dataset", "synthetic", "--epochs", "1", "--max-iters", "2", "--input-size", "64", "32", "--no-pretrained",
@@ -176,7 +176,8 @@ def test_sync_bn_without_torchrun_is_one_error_line(tmp_path, capsys):
 def test_resuming_with_another_number_of_processes_is_refused(tmp_path, monkeypatch):
     """settings.json keeps the world size: a run started on two processes does not resume on one."""
     from reid_bench.recipes import resolve_recipe
-    from reid_bench.experiment.runs import RunConfig, _training_settings, check_resume_matches
+    from reid_bench.experiment.config import RunConfig
+    from reid_bench.experiment.runs import _training_settings, check_resume_matches
 
     plugins = load_plugins()
     recipe = resolve_recipe(plugins.methods.get("baseline"), plugins.datasets.get("synthetic"), "paper")

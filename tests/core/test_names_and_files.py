@@ -13,9 +13,10 @@ import torch
 
 from reid_bench.atomic import save_torch_atomic, write_text_atomic
 from reid_bench.cli import main
-from reid_bench.engine.checkpoint import CHECKPOINT_NAME, save_checkpoint
+from reid_bench.engine.checkpoint import save_checkpoint
+from reid_bench.run_folder import CHECKPOINT_FILE as CHECKPOINT_NAME
 from reid_bench.plugin_manager import ENTRY_POINT_GROUP, load_plugins
-from reid_bench.experiment.runs import _slug
+from reid_bench.run_folder import slug as _slug
 
 THIRD_PARTY = os.path.join(os.path.dirname(os.path.dirname(__file__)), "third_party")
 

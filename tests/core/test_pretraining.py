@@ -1,4 +1,4 @@
-"""Synthetic pretraining (reid_bench.pretraining): its own identities, deterministic weights, cached
+"""Synthetic pretraining (reid_bench.models.pretraining): its own identities, deterministic weights, cached
 once, loaded where ImageNet weights would be, and named in the record. Tiny recipes keep it cheap."""
 import json
 import os
@@ -8,7 +8,7 @@ import torch
 import torchvision
 
 from reid_bench.models import pretraining
-from reid_bench.models.backbones import Pretrained
+from reid_bench.models.weights import Pretrained
 from reid_bench.datasets import synthetic
 
 TINY = pretraining.PretrainingRecipe(identities=6, images_per_identity=2, iterations=2, batch_size=4, seed=7)

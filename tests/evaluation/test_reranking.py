@@ -8,6 +8,7 @@ import torch
 import reid_bench.evaluation.reranking as reranking
 from reid_bench.evaluation.ranking import evaluate_distances
 from reid_bench.evaluation.reranking import RerankedDistances, evaluate_reranked, rerank_features
+from whole_matrix import whole
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -46,7 +47,7 @@ def test_same_distances_rankings_and_metrics_as_torchreid(seed, num_q, num_g, di
     ref = torchreid_rerank(qf, gf)
     ours = rerank_features(qf, gf, chunk_size=64)
     assert isinstance(ours, RerankedDistances)
-    dense = ours.to_dense()
+    dense = whole(ours)
     assert dense.dtype == np.float32 and dense.shape == ref.shape
     np.testing.assert_allclose(dense, ref, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(np.argsort(dense, axis=1, kind="stable"), np.argsort(ref, axis=1, kind="stable"))
@@ -62,7 +63,7 @@ def test_bit_identical_to_torchreid_with_mkl():
     """With MKL (torch's CPU BLAS), every distance of the block products has torchreid's bits, so the
     re-ranked matrix is bit for bit torchreid's."""
     qf, gf, *_ = make_case(70, 400, 128, 5)
-    assert np.array_equal(rerank_features(qf, gf).to_dense(), torchreid_rerank(qf, gf))
+    assert np.array_equal(whole(rerank_features(qf, gf)), torchreid_rerank(qf, gf))
 
 
 def test_expansion_members_outside_stored_neighbours(monkeypatch):
@@ -71,7 +72,7 @@ def test_expansion_members_outside_stored_neighbours(monkeypatch):
     monkeypatch.setattr(reranking, "_MARGIN", 0)
     qf, gf, *_ = make_case(60, 350, 64, 6)
     ref = torchreid_rerank(qf, gf)
-    dense = rerank_features(qf, gf).to_dense()
+    dense = whole(rerank_features(qf, gf))
     np.testing.assert_allclose(dense, ref, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(np.argsort(dense, 1, kind="stable"), np.argsort(ref, 1, kind="stable"))
 
@@ -80,17 +81,17 @@ def test_expansion_members_outside_stored_neighbours(monkeypatch):
 def test_other_parameters(k1, k2, lam):
     qf, gf, *_ = make_case(40, 200, 32, 7)
     ref = torchreid_rerank(qf, gf, k1=k1, k2=k2, lambda_value=lam)
-    dense = rerank_features(qf, gf, k1=k1, k2=k2, lambda_value=lam).to_dense()
+    dense = whole(rerank_features(qf, gf, k1=k1, k2=k2, lambda_value=lam))
     np.testing.assert_allclose(dense, ref, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(np.argsort(dense, 1, kind="stable"), np.argsort(ref, 1, kind="stable"))
 
 
 def test_chunk_size_does_not_change_results():
     qf, gf, *ids = make_case(140, 400, 32, 8)
-    ref = rerank_features(qf, gf, chunk_size=4096).to_dense()
+    ref = whole(rerank_features(qf, gf, chunk_size=4096))
     for chunk in (1, 100):
         reranked = rerank_features(qf, gf, chunk_size=chunk)
-        assert np.array_equal(reranked.to_dense(), ref)
+        assert np.array_equal(whole(reranked), ref)
         for inner in (64, 128):  # the chunking of the re-ranked rows as well
             assert np.array_equal(np.concatenate([r for _, _, r in reranked.iter_chunks(inner)]), ref)
     base = evaluate_distances(ref, *ids)
@@ -103,6 +104,6 @@ def test_chunk_size_does_not_change_results():
 def test_intersection_budget_splits_do_not_change_results():
     qf, gf, *_ = make_case(80, 300, 32, 9)
     reranked = rerank_features(qf, gf)
-    ref = reranked.to_dense()
+    ref = whole(reranked)
     reranked.pair_budget = 1  # one query row per accumulation step
-    assert np.array_equal(reranked.to_dense(), ref)
+    assert np.array_equal(whole(reranked), ref)

@@ -8,6 +8,7 @@ from reid_bench.errors import UserError
 from reid_bench.evaluation.evaluate import evaluate_reid, plain_forward
 from reid_bench.evaluation.reranking import rerank_features
 from reid_bench.evaluation.test_time import QueryExpansion, Reranking, TestTimeOptions, alpha_query_expansion
+from whole_matrix import whole
 
 
 class FirstRow(torch.nn.Module):
@@ -127,7 +128,7 @@ def rerank_case():
 def test_reranking_lambda_and_k1_by_hand(lambda_value):
     qf, gf = rerank_case()
     rerank = Reranking(k1=1, k2=1, lambda_value=lambda_value)
-    distances = rerank_features(qf, gf, **rerank.kwargs()).to_dense()
+    distances = whole(rerank_features(qf, gf, **rerank.kwargs()))
     assert distances[0].tolist() == pytest.approx(
         [0.0, (1 - lambda_value) + lambda_value * 10406.0401 / 6.25e6, 1.0], abs=1e-6)
 
@@ -139,10 +140,10 @@ def test_reranking_k2_by_hand():
     # with 50: temp_min = min(1/2, 1/4) over 10 and 10.1 = 1/2, Jaccard = 1 - (1/2) / (2 - 1/2) = 2/3.
     qf, gf = rerank_case()
     lambda_value = 0.3
-    k2 = rerank_features(qf, gf, **Reranking(k1=1, k2=2, lambda_value=lambda_value).kwargs()).to_dense()
+    k2 = whole(rerank_features(qf, gf, **Reranking(k1=1, k2=2, lambda_value=lambda_value).kwargs()))
     # 50 is query 1's farthest point, so its normalised original distance is 1
     assert k2[1, 2] == pytest.approx((1 - lambda_value) * 2 / 3 + lambda_value * 1.0, abs=1e-6)
-    k1 = rerank_features(qf, gf, **Reranking(k1=1, k2=1, lambda_value=lambda_value).kwargs()).to_dense()
+    k1 = whole(rerank_features(qf, gf, **Reranking(k1=1, k2=1, lambda_value=lambda_value).kwargs()))
     assert k1[1, 2] == pytest.approx(1.0, abs=1e-6)
 
 

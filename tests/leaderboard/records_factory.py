@@ -11,7 +11,7 @@ def make_record(method="alpha", variant="full", protocol="synthetic", seed=0, re
                 metrics=None, metrics_reranked=None, task="reid", backbone="resnet50", pretrained=False,
                 params=25_000_000, flops=1_300_000_000, images_per_s=50.0,
                 finished_at="2026-01-01T00:00:00+00:00", test_time=None):
-    """A complete schema-1 result record (every key of :mod:`reid_bench.results`)."""
+    """A complete schema-1 result record (every key of :mod:`reid_bench.results.records`)."""
     if metrics is None:
         metrics = ({"mAP": 50.0, "mINP": 20.0, "R1": 70.0, "R5": 85.0, "R10": 90.0, "R20": 95.0}
                    if task == "reid" else {"top1_err": 30.0, "top5_err": 10.0})

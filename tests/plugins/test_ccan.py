@@ -9,6 +9,7 @@ from reid_bench.plugins.ccan.losses import SemiHardTripletTerm, mine_semi_hard
 from reid_bench.plugins.ccan.method import METHOD
 from reid_bench.plugins.ccan.model import build_ccan
 from reid_bench.plugins.ccan.stripes import horizontal_stripes, stripe_bounds
+from paper_numbers import reported_for
 
 SMALL = (64, 32)
 
@@ -326,8 +327,8 @@ def test_registration(plugins):
     method = plugins.methods.get("ccan")
     assert set(method.variants) == {"G", "L", "G+L", "G+SS", "G+L+CC", "ccan"}
     assert method.default_variant == "ccan"
-    assert method.reported_for("market1501")[0].metrics == {"mAP": 87.0, "R1": 94.6}
-    assert method.reported_for("market1501", "G+L+CC")[0].metrics == {"mAP": 85.6, "R1": 94.3}
+    assert reported_for(method, "market1501")[0].metrics == {"mAP": 87.0, "R1": 94.6}
+    assert reported_for(method, "market1501", "G+L+CC")[0].metrics == {"mAP": 85.6, "R1": 94.3}
     assert [t.name for t in method.loss_terms_for("L")] == ["ce_local", "triplet_local"]
 
 

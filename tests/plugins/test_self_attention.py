@@ -13,6 +13,7 @@ from reid_bench.plugins.self_attention.attention import attention_map
 from reid_bench.plugins.self_attention.losses import QuadrupletHardLoss, SelfAttentionConstraint, mine_quadruplets
 from reid_bench.plugins.self_attention.method import METHOD
 from reid_bench.plugins.self_attention.model import build_self_attention_net
+from paper_numbers import reported_for
 
 
 def protocol(name, task):
@@ -276,9 +277,9 @@ def test_resnet101_variants_declare_their_backbone():
 
 
 def test_table1_setting4_is_the_full_method_without_dilation():
-    (setting4,) = METHOD.reported_for("market1501", "no_dil")
+    (setting4,) = reported_for(METHOD, "market1501", "no_dil")
     assert setting4.metrics == {"mAP": 72.7, "R1": 85.6} and setting4.source == "Table 1 setting 4"
-    (setting8,) = [r for r in METHOD.reported_for("market1501", "full") if not r.reranked]
+    (setting8,) = [r for r in reported_for(METHOD, "market1501", "full") if not r.reranked]
     assert setting8.metrics == {"mAP": 81.6, "R1": 92.8}
     no_dil, full = METHOD.model_kwargs_for("no_dil"), METHOD.model_kwargs_for("full")
     assert {k for k in full if full[k] != no_dil[k]} == {"dil"} and no_dil["dil"] is False

@@ -18,6 +18,7 @@ from reid_bench.plugins.sharp_attention.losses import AttentionTVPenalty, total_
 from reid_bench.plugins.sharp_attention.method import anneal_temperature, paper_recipe, temperature
 from reid_bench.plugins.sharp_attention.model import build_sharp_attention_net
 from reid_bench.plugins.sharp_attention.ten_crop import ten_crop_features
+from paper_numbers import reported_for
 
 INPUT = (64, 32)
 
@@ -378,16 +379,16 @@ def test_every_variant_builds_and_trains_a_step(plugins, spec, variant, blocks, 
 
 
 def test_reported_numbers(spec):
-    full = spec.reported_for("market1501")
+    full = reported_for(spec, "market1501")
     assert [(r.metrics, r.measured_on) for r in full] == [
         ({"R1": 85.9, "mAP": 70.1, "R5": 94.9, "R10": 97.0}, None)]
-    labeled = spec.reported_for("cuhk03-labeled")
+    labeled = reported_for(spec, "cuhk03-labeled")
     assert [(r.metrics["R1"], r.metrics["mAP"], r.measured_on) for r in labeled] == [
         (88.3, 85.9, "cuhk03-labeled-classic")]
-    assert spec.reported_for("cuhk03-detected-classic")[0].metrics == {
+    assert reported_for(spec, "cuhk03-detected-classic")[0].metrics == {
         "R1": 84.3, "mAP": 82.2, "R5": 97.4, "R10": 98.4}
-    assert spec.reported_for("dukemtmcreid", "baseline")[0].metrics == {"R1": 75.3, "mAP": 56.4}
-    assert spec.reported_for("cuhk03-labeled", "blocks=1,2,3,4")[0].metrics == {"R1": 87.8, "mAP": 85.0}
+    assert reported_for(spec, "dukemtmcreid", "baseline")[0].metrics == {"R1": 75.3, "mAP": 56.4}
+    assert reported_for(spec, "cuhk03-labeled", "blocks=1,2,3,4")[0].metrics == {"R1": 87.8, "mAP": 85.0}
     for entry in spec.reported:
         assert ("cuhk03" in entry.protocol) == bool(entry.note)
         assert entry.variant in spec.variants

@@ -8,7 +8,7 @@ from PIL import Image
 from reid_bench.data.transforms import build_test_transform
 from reid_bench.plugin_manager import load_plugins
 from reid_bench.recipes import resolve_recipe
-from reid_bench.experiment.runs import build_model
+from reid_bench.models.building import build_model
 from reid_bench.visualize.attention import GAP, TITLE, attention_maps, panel_origin, write_attention
 
 METHODS = ("baseline", "ccan", "self_attention", "mutual_attention", "sharp_attention", "msreid")

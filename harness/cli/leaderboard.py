@@ -1,0 +1,43 @@
+"""``reid-bench leaderboard``: regenerate ``leaderboards/*.md`` (and their figures) from result records."""
+import argparse
+import sys
+
+from ..leaderboard import DEFAULT_OUT_DIR, DEFAULT_RESULT_DIRS
+
+NAME = "leaderboard"
+
+
+class _AppendReplacingDefault(argparse.Action):
+    """A repeatable option whose first use replaces the default list instead of extending it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, ([] if given is self.default else given) + [values])
+
+
+def add_parser(commands, common):
+    parser = commands.add_parser(NAME, parents=[common], help="regenerate leaderboards/*.md",
+                                 description="Regenerate the markdown leaderboards from result records.")
+    parser.add_argument(
+        "--results", metavar="DIR", action=_AppendReplacingDefault, default=list(DEFAULT_RESULT_DIRS),
+        help="a folder searched (recursively) for result records; repeatable "
+             f"(default: {' and '.join(DEFAULT_RESULT_DIRS)})",
+    )
+    parser.add_argument("--out", metavar="DIR", default=DEFAULT_OUT_DIR,
+                        help=f"where the pages and their index are written (default: {DEFAULT_OUT_DIR})")
+    parser.add_argument("--include-smoke", action="store_true",
+                        help="also show smoke runs (runs with --max-iters), which are left off by default")
+    return parser
+
+
+def command(args, plugins):
+    from ..leaderboard import write_leaderboards
+
+    report = write_leaderboards(args.results, args.out, plugins, include_smoke=args.include_smoke)
+    for folder in report.missing_dirs:
+        print(f"warning: no result folder {folder}", file=sys.stderr)
+    for path, reason in report.skipped:
+        print(f"warning: skipped {path}: {reason}", file=sys.stderr)
+    for path in report.written + report.figures:
+        print(path)
+    return 0

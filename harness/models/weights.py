@@ -1,0 +1,75 @@
+"""Where pretrained weights come from: ImageNet files found offline, or the harness's own synthetic
+pretraining (:mod:`.pretraining`, made once and cached).
+
+ImageNet weights are never downloaded. They are looked up, by torchvision's own file names, in the folder
+given with ``--weights-dir`` (or a file given directly) and then in the torch hub cache
+(``$TORCH_HOME/hub/checkpoints``, ``~/.cache/torch/hub/checkpoints`` by default). Missing weights raise
+:class:`MissingPretrainedWeightsError` saying where to put them or to pass ``--no-pretrained``.
+"""
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torchvision
+
+from ..errors import MissingPretrainedWeightsError
+from .backbones import WEIGHT_ENUMS
+
+
+#: where pretrained weights can come from
+WEIGHT_SOURCES = ("imagenet", "synthetic")
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """Where pretrained weights come from. ``source="imagenet"``: ``path`` (a folder holding
+    torchvision's weight files, or a single ``.pth`` file) and then the torch hub cache.
+    ``source="synthetic"``: the harness's synthetic pretraining, made on first use and cached."""
+
+    path: Optional[str] = None
+    source: str = "imagenet"
+
+    def describe(self):
+        if self.source == "synthetic":
+            from .pretraining import PRETRAINING
+
+            # the provenance string of every record since v1; the module has moved, the string stays
+            return f"synthetic (reid_bench.pretraining v{PRETRAINING.version})"
+        return f"imagenet ({self.path})" if self.path else "imagenet (torch hub cache)"
+
+    def weights_for(self, arch):
+        """Path of ``arch``'s weight file from this source."""
+        if self.source == "synthetic":
+            from .pretraining import synthetic_weights
+
+            return synthetic_weights(arch)
+        return find_imagenet_weights(arch, self)
+
+
+def weight_file_names(arch):
+    enum_name, members = WEIGHT_ENUMS[arch]
+    enum = getattr(torchvision.models, enum_name)
+    return [os.path.basename(getattr(enum, member).url) for member in members]
+
+
+def find_imagenet_weights(arch, pretrained):
+    """Path of the ImageNet weight file for ``arch``; raises a user error naming where to put it."""
+    names = weight_file_names(arch)
+    folders = []
+    if pretrained.path:
+        if os.path.isfile(pretrained.path):
+            return pretrained.path
+        folders.append(pretrained.path)
+    hub_dir = os.path.join(torch.hub.get_dir(), "checkpoints")
+    folders.append(hub_dir)
+    for folder in folders:
+        for name in names:
+            candidate = os.path.join(folder, name)
+            if os.path.isfile(candidate):
+                return candidate
+    raise MissingPretrainedWeightsError(
+        f"ImageNet weights for {arch} not found (looked for {' or '.join(names)} in "
+        f"{', '.join(folders)}). Nothing is downloaded: copy torchvision's weight file into "
+        f"{hub_dir} or a folder passed with --weights-dir, or train from scratch with --no-pretrained."
+    )

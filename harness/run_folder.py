@@ -1,0 +1,36 @@
+"""Run folders on disk, the one place for their names: where ``reid-bench run`` puts a run and what it
+writes there, read back by ``eval``, ``compare``, ``sweep``, ``visualize`` and :func:`reid_bench.load_model`.
+
+A run's folder is ``<output>/<method>/<variant>/<protocol>/<recipe>/seed<N>`` (:func:`run_folder_parts`;
+``trial<K>`` below it for multi-trial protocols); its records go to ``<output>/results``.
+"""
+import hashlib
+import json
+import re
+
+CHECKPOINT_FILE = "checkpoint.pt"  # written every epoch (:mod:`reid_bench.engine.checkpoint`)
+MODEL_FILE = "model.pt"  # the trained weights, a state dict
+RUN_INFO_FILE = "run.json"  # what the model is: method, variant, protocol, recipe, classes, input size
+RECIPE_FILE = "recipe.json"  # the resolved recipe the run was started with
+SETTINGS_FILE = "settings.json"  # what else changes training (--max-iters, weights, AMP, workers, world size)
+CONFIG_FILE = "config.yaml"  # the run's experiment config (`reid-bench run --config` runs it again)
+RESULTS_FOLDER = "results"  # beside the run folders under <output>: records and per-query files
+#: a run folder's last part, and how many parts lie below ``<output>``
+SEED_FOLDER = re.compile(r"^seed\d+$")
+RUN_FOLDER_DEPTH = 5  # method / variant / protocol / recipe / seed<N>
+
+
+def slug(text):
+    """``text`` as one file name: runs of other characters than letters, digits and ``_ . = -`` become
+    ``_``, and so does a leading dot, so no name (``..`` included) leaves or hides in its folder."""
+    return re.sub(r"^\.", "_", re.sub(r"[^A-Za-z0-9_.=-]+", "_", text)) or "_"
+
+
+def run_folder_parts(method_name, variant, protocol, recipe_name, seed, overrides=None):
+    """The slugged folder names of a run under its output, ``[method, variant, protocol, recipe, seed<N>]``;
+    a recipe with overrides (a config's or ``--set``'s, :mod:`reid_bench.experiment.config`) is
+    ``<recipe>-set-<hash of the overrides>``, so it never shares the stock recipe's folder (or another
+    override's)."""
+    if overrides:
+        recipe_name += "-set-" + hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
+    return [slug(part) for part in (method_name, variant, protocol, recipe_name, f"seed{seed}")]
