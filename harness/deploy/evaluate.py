@@ -14,8 +14,8 @@ from ..experiment.config import RunConfig
 from ..experiment.cross_domain import checkpoint_record, record_on, results_dir_of
 from ..experiment.runs import check_output_writable, evaluate_model
 from ..models.building import model_complexity
-from ..run_folder import run_folder_parts
 from ..results.records import utc_now
+from ..run_folder import run_folder_parts
 from .inference import load_features, load_model
 
 
