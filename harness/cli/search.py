@@ -28,10 +28,8 @@ def command(args, plugins, out=None):
 
     out = out or sys.stdout
     gallery, gallery_paths, metadata = load_features(args.features)
-    checkpoint = args.checkpoint or metadata.get("checkpoint")
-    if not checkpoint and not (len(args.query) == 1 and args.query[0].endswith(".npz")):
-        raise UserError(f"{args.features} does not say which model made it; pass --checkpoint with that model")
-    queries, query_paths = query_features(args.query, checkpoint, plugins, device=args.device,
+    queries, query_paths = query_features(args.query, args.checkpoint or metadata.get("checkpoint"), plugins,
+                                          gallery_file=args.features, device=args.device,
                                           batch_size=args.batch_size, workers=args.workers, progress=args.progress)
     if queries.shape[1] != gallery.shape[1]:
         raise UserError(f"query features are {queries.shape[1]}-d but {args.features} holds {gallery.shape[1]}-d "

@@ -6,10 +6,10 @@ import sys
 
 from ..errors import UserError
 from ..experiment import config as config_module
-from ..run_folder import CHECKPOINT_FILE
 from ..experiment.runs import run_folder
 from ..experiment.sweep import (LAUNCHERS, RUN_FLAGS, Launcher, Outcome, build_sweep, is_done, launch,
                                 read_sweep_file, recorded_run_folders, summary)
+from ..run_folder import CHECKPOINT_FILE
 from . import options, run
 from .base import Parser, common_parser, execute, given_options
 

@@ -244,15 +244,19 @@ def load_features(path):
 
 
 # ----------------------------------------------------------------------------------------------
-# saved features against a protocol's split
+# searching a gallery's saved features
 
 
-def query_features(query, checkpoint, plugins, *, device="auto", batch_size=128, workers=2, progress=False):
+def query_features(query, checkpoint, plugins, *, gallery_file, device="auto", batch_size=128, workers=2,
+                   progress=False):
     """``(features, paths)`` of the query images ``query`` (files, folders or glob patterns, extracted with
-    the model of ``checkpoint``) or of the one features file it names (``[".../query.npz"]``)."""
+    the model of ``checkpoint``, which the features of ``gallery_file`` came from) or of the one features
+    file it names (``[".../query.npz"]``, no model needed)."""
     if len(query) == 1 and query[0].endswith(".npz"):
         features, paths, _ = load_features(query[0])
         return features, list(paths)
+    if not checkpoint:
+        raise UserError(f"{gallery_file} does not say which model made it; pass --checkpoint with that model")
     model = load_model(checkpoint, device=device, plugins=plugins)
     paths = [path for spec in query for path in image_paths(spec)]
     return extract_features(model, paths, batch_size=batch_size, workers=workers, progress=progress), paths

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..spec import CMC_RANKS
 from .test_time import TestTimeOptions
 
 EVALUATORS = ("reid_bench", "torchreid")
@@ -93,15 +94,15 @@ def _torchreid_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank):
     distmat = compute_distance_matrix(qf, gf, "euclidean").numpy()
     cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=CMC_CURVE_RANKS)
     metrics, curve = percent_metrics(cmc, mAP, None), _percent_curve(cmc)
-    result = evaluate_distances(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20)
+    result = evaluate_distances(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=max(CMC_RANKS))
     reranked = reranked_result = None
     if rerank is not None:
         q_q = compute_distance_matrix(qf, qf, "euclidean").numpy()
         g_g = compute_distance_matrix(gf, gf, "euclidean").numpy()
         distmat = re_ranking(distmat, q_q, g_g, **rerank.kwargs())
-        cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20)
+        cmc, mAP = evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=max(CMC_RANKS))
         reranked = percent_metrics(cmc, mAP, None)
-        reranked_result = evaluate_distances(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20)
+        reranked_result = evaluate_distances(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=max(CMC_RANKS))
     return metrics, reranked, {"cmc": curve}, _per_query(q_pids, q_camids, result, reranked_result)
 
 
@@ -113,7 +114,7 @@ def _reid_bench_metrics(qf, gf, q_pids, g_pids, q_camids, g_camids, rerank, devi
                                progress=progress)
     reranked = None
     if rerank is not None:
-        reranked = evaluate_reranked(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=20, device=device,
+        reranked = evaluate_reranked(qf, gf, q_pids, g_pids, q_camids, g_camids, max_rank=max(CMC_RANKS), device=device,
                                      progress=progress, **rerank.kwargs())
     return (result.as_percentages(), None if reranked is None else reranked.as_percentages(),
             {"num_skipped_queries": result.num_skipped_queries, "cmc": _percent_curve(result.cmc)},

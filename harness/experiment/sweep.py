@@ -127,18 +127,16 @@ def build_sweep(document, *, plugins=(), variants=(), datasets=(), recipes=(), s
     it: the grid's lists, ``overrides`` (each a comma-separated set of ``KEY=VALUE`` assignments),
     ``run_options`` (``{option: value}`` of :data:`RUN_FLAGS`, each a ``--set`` of every cell), more
     ``assignments``, the base ``config`` file and the ``output`` folder."""
-    given = {"plugins": plugins, "variants": variants, "datasets": datasets, "recipes": recipes, "seeds": seeds}
+    def pick(given, key):  # a flag given wins over the file
+        return given or document.get(key)
 
-    def pick(key):
-        return given[key] if given[key] not in (None, [], ()) else document.get(key)
-
-    plugins, datasets = pick("plugins"), pick("datasets")
+    plugins, datasets = pick(plugins, "plugins"), pick(datasets, "datasets")
     if not plugins or not datasets:
         raise UserError("a sweep needs plugins and datasets: --plugins P [P ...] --datasets D [D ...], or a sweep "
                         "file listing them")
-    variants = _as_list(pick("variants") or [None], "variants", allow_none=True)
-    recipes = _as_list(pick("recipes") or ["paper"], "recipes")
-    seeds = _as_list(pick("seeds") or [0], "seeds", int)
+    variants = _as_list(pick(variants, "variants") or [None], "variants", allow_none=True)
+    recipes = _as_list(pick(recipes, "recipes") or ["paper"], "recipes")
+    seeds = _as_list(pick(seeds, "seeds") or [0], "seeds", int)
     override_sets = _override_sets([_split_assignments(text) for text in overrides] or document.get("overrides")
                                    or [[]])
     cells = [Cell(plugin, variant, dataset, recipe, seed, override)

@@ -13,13 +13,13 @@ fonts beyond matplotlib's own DejaVu Sans) and no date or creator metadata.
 """
 import os
 
+from ..spec import CMC_RANKS
 from .aggregate import PRIMARY_METRIC
 
 SVG_RC = {"svg.hashsalt": "reid-bench leaderboard", "svg.fonttype": "path", "font.family": "DejaVu Sans",
           "font.size": 9}
 METADATA = {"Date": None, "Creator": None}
 METRIC_LABELS = {"mAP": "mAP (%)", "top1_err": "top-1 error (%)"}
-CMC_POINTS = (1, 5, 10, 20)
 MAX_RANK = 50
 
 
@@ -45,9 +45,9 @@ def _cmc_figure(rows, plt):
             ranks = list(range(1, min(MAX_RANK, len(row.cmc)) + 1))
             axes.plot(ranks, row.cmc[:len(ranks)], color=colour, linewidth=1.4, label=row_label(row))
         else:
-            points = [(rank, row.metrics[f"R{rank}"].mean) for rank in CMC_POINTS if row.metrics.get(f"R{rank}")]
+            points = [(rank, row.metrics[f"R{rank}"].mean) for rank in CMC_RANKS if row.metrics.get(f"R{rank}")]
             axes.plot([r for r, _ in points], [v for _, v in points], "o--", color=colour, markersize=3,
-                      linewidth=1.0, label=f"{row_label(row)} (R1/5/10/20 only)")
+                      linewidth=1.0, label=f"{row_label(row)} (R{'/'.join(map(str, CMC_RANKS))} only)")
     axes.set_xlim(1, MAX_RANK)
     axes.set_ylim(0, 100)
     axes.set_xlabel("rank")
