@@ -1,38 +1,34 @@
-"""Measure the `synthetic` leaderboard: every built-in method's full model, at least two seeds each.
+"""Measure the `synthetic` leaderboard: every built-in method's full model and its untrained start, three seeds.
 
 For each method registered by a plugin shipped with reid-bench (``reid_bench.plugins.*``: the baseline
-and the paper plugins, found in the plugin registry, not listed here) and each seed this runs one cell of
+and the paper plugins, found in the plugin registry, not listed here) and each seed this runs, with
+``reid-bench sweep`` (``reid_bench.experiment.sweep``: each cell its own process, ``--jobs`` at a time sharing
+the CPU threads; a cell already done is skipped and an interrupted one resumed, so rerunning the script
+continues it, across sessions too), in this order:
 
-    reid-bench sweep --plugins METHODS --datasets synthetic --recipes uniform --seeds SEEDS \
-        --output runs/synthetic-leaderboard/trained --jobs JOBS [--set epochs=E]
-
-(``reid_bench.experiment.sweep``: each cell its own process, ``--jobs`` at a time sharing the CPU threads; a cell
-already done is skipped and an interrupted one resumed, so rerunning the script continues it), plus three
-reference sweeps of the baseline, each in its own output folder:
-
-- untrained from scratch (``--set epochs=0 --set pretrained=false``): what chance looks like;
-- untrained from the synthetic-pretrained weights (``--set epochs=0``): the baseline's network (last
-  stride 1) on those weights, before any training;
-- trained from scratch (``--set pretrained=false``, first seed only): what the synthetic pretraining adds.
+- ``untrained``: every method at 0 epochs (``--set epochs=0``) on the protocol's pretrained weights, the
+  row's untrained start that the leaderboard's training-gain column compares with;
+- ``trained``: every method at the protocol's budget (``--recipes uniform``);
+- the ablation variants of :data:`ABLATIONS` (SAN's Table I rows), untrained and trained;
+- the baseline's references: untrained from scratch (chance) and trained from scratch (first seed only),
+  what the pretraining adds.
 
 Every model the sweeps made is then tested on ``synthetic-shift`` (``reid-bench eval --checkpoint ... --dataset
 synthetic-shift``), the ``synthetic->synthetic-shift`` page. It copies the result records into
-``leaderboards/results/synthetic/`` (replacing earlier records of
-the same method, variant, training length, pretraining and seed) and regenerates ``leaderboards/``
-with ``reid-bench leaderboard``.
+``leaderboards/results/synthetic/`` (replacing earlier records of the same method, variant, training
+length, pretraining and seed) and regenerates ``leaderboards/`` with ``reid-bench leaderboard``.
 
-The schedule is CPU-sized: the synthetic protocol fine-tunes the synthetic-pretrained backbones
-(:mod:`reid_bench.models.pretraining`, made once per architecture and cached) at 64x32 under its budget
-(16 epochs of 32-image batches, one warm-up epoch, x0.1 for the last two), shortened to ``--epochs``
-when given; the uniform recipe gives every method the same optimizer, P x K batches and
+The schedule is CPU-sized: the synthetic protocol fine-tunes backbones pretrained on generic dead-leaves
+images (:mod:`reid_bench.models.pretraining`, made once per architecture and geometry and cached) at 64x32
+under its budget (16 epochs of 32-image batches, one warm-up epoch, x0.1 for the last two), shortened to
+``--epochs`` when given; the uniform recipe gives every method the same optimizer, P x K batches and
 augmentation, so the table compares methods, not recipes. The numbers say nothing about the
 methods' accuracy on real data.
 
 Usage (from anywhere; paths default to this checkout)::
 
-    python benchmarks/synthetic_leaderboard.py                    # all built-in methods, seeds 0 1
-    python benchmarks/synthetic_leaderboard.py --jobs 2           # what the committed table used
-    python benchmarks/synthetic_leaderboard.py --methods baseline ccan --seeds 0 1 2
+    python benchmarks/synthetic_leaderboard.py                    # all built-in methods, seeds 0 1 2
+    python benchmarks/synthetic_leaderboard.py --methods baseline ccan --seeds 0 1
     python benchmarks/synthetic_leaderboard.py --dry-run          # the cells and their state
 
 Exits with status 1 when a run failed (the leaderboards are regenerated from what exists anyway); a
@@ -50,6 +46,9 @@ PROTOCOL = "synthetic"
 SHIFTED = "synthetic-shift"  # the embedded second domain every trained model is also tested on
 BUILTIN_PLUGIN_PACKAGE = "reid_bench.plugins."
 REFERENCE = "baseline"
+#: ablation rows beside the methods' default variants: SAN's Table I (sharp attention blocks, + context-aware
+#: units; the default variant adds the TV penalty)
+ABLATIONS = {"sharp_attention": ("sab", "sab+cu")}
 
 
 def builtin_methods(plugins):
@@ -118,15 +117,22 @@ def test_on_shift(output, reid_bench):
 
 
 def sweeps(methods, args):
-    """``(output folder, reid-bench sweep arguments)`` of the trained cells and the reference rows."""
+    """``(output folder, reid-bench sweep arguments)`` of every sweep, cheapest first: each method's
+    untrained start, then the trained cells, then the baseline's references."""
     grid = ["--datasets", PROTOCOL, "--recipes", "uniform", "--jobs", str(args.jobs)]
     epochs = ["--set", f"epochs={args.epochs}"] if args.epochs is not None else []
     seeds = [str(seed) for seed in args.seeds]
-    plan = [("trained", ["--plugins", *methods, "--seeds", *seeds, *epochs])]
+    untrained = ["--set", "epochs=0"]
+    ablations = [(method, variants) for method, variants in ABLATIONS.items() if method in methods]
+    plan = [("untrained", ["--plugins", *methods, "--seeds", *seeds, *untrained])]
+    plan += [(f"untrained-{method}", ["--plugins", method, "--variants", *variants, "--seeds", *seeds, *untrained])
+             for method, variants in ablations]
+    plan += [("trained", ["--plugins", *methods, "--seeds", *seeds, *epochs])]
+    plan += [(f"trained-{method}", ["--plugins", method, "--variants", *variants, "--seeds", *seeds, *epochs])
+             for method, variants in ablations]
     if REFERENCE in methods:
         plan += [("untrained-scratch", ["--plugins", REFERENCE, "--seeds", *seeds, "--set", "epochs=0",
                                         "--set", "pretrained=false"]),
-                 ("untrained", ["--plugins", REFERENCE, "--seeds", *seeds, "--set", "epochs=0"]),
                  ("scratch", ["--plugins", REFERENCE, "--seeds", seeds[0], "--set", "pretrained=false", *epochs])]
     return [(os.path.join(args.workdir, name), [*extra, *grid, "--output", os.path.join(args.workdir, name)])
             for name, extra in plan]
@@ -135,7 +141,7 @@ def sweeps(methods, args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", help="only these methods (default: every built-in one)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds per method (default 0 1)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds per method (default 0 1 2)")
     parser.add_argument("--epochs", type=int, help="training epochs per run (default: the protocol's budget)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
     parser.add_argument("--workdir", default=os.path.join(REPO, "runs", "synthetic-leaderboard"),

@@ -21,7 +21,7 @@ UNIFORM_REID_STAGE = Stage(
     optimizer=OptimizerSpec("adam", lr=3.5e-4, weight_decay=5e-4),
     schedule=LRSchedule(warmup_epochs=10, warmup_start=0.1, milestones=(40, 70)),
 )
-UNIFORM_REID_TRANSFORMS = (Augment("random_flip"), Augment("pad_crop", {"padding": 10}), Augment("random_erase"))
+UNIFORM_REID_TRANSFORMS = (Augment("random_flip"), Augment("pad_crop", {"padding": 10, "reference_width": 128}), Augment("random_erase"))
 
 UNIFORM_CLASSIFICATION_STAGE = Stage(
     name="uniform",

@@ -31,8 +31,8 @@ def tiny_synthetic_pretraining():
     from reid_bench.models import pretraining
 
     real = pretraining.PRETRAINING
-    pretraining.PRETRAINING = pretraining.PretrainingRecipe(identities=6, images_per_identity=2, iterations=2,
-                                                            batch_size=4)
+    pretraining.PRETRAINING = pretraining.PretrainingRecipe(classes=6, images_per_class=2, held_out_per_class=1,
+                                                            iterations=2, batch_size=4)
     yield pretraining.PRETRAINING
     pretraining.PRETRAINING = real
 

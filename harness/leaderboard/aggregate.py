@@ -3,7 +3,8 @@
 One :class:`Row` per group of runs (see :class:`reid_bench.leaderboard.records.Group`): each metric
 as mean and sample standard deviation (denominator n - 1) over the seeds, beside the numbers the
 paper reports for that method variant on that protocol, and on re-id pages the mAP difference to the
-protocol's baseline row with its bootstrap interval (:mod:`.significance`). A metric some seed lacks (``null`` in its
+protocol's baseline row and to the row's own untrained start, each with its bootstrap interval
+(:mod:`.significance`). A metric some seed lacks (``null`` in its
 record) is left blank rather than averaged over the other seeds. A method variant with reported
 numbers on a protocol but no run there gets a row of its own, "not yet reproduced".
 
@@ -23,7 +24,7 @@ from typing import Optional
 
 from ..results.significance import Comparison
 from .records import TASK_METRICS, Group
-from .significance import against_baseline
+from .significance import against_baseline, against_untrained_start
 
 #: task -> (metric the rows are sorted by, True when larger is better)
 PRIMARY_METRIC = {"reid": ("mAP", True), "classification": ("top1_err", False)}
@@ -121,6 +122,8 @@ class Row:
     test_time: str = ""  # records.evaluation_label
     is_baseline: bool = False  # the baseline row the significance column compares the others with
     vs_baseline: Optional[Comparison] = None  # mAP against that row, with its bootstrap interval
+    untrained_map: Optional[Stat] = None  # mAP of the same network on the same weights at 0 epochs
+    vs_untrained: Optional[Comparison] = None  # mAP against that untrained start, with its bootstrap interval
 
     @property
     def measured(self):
@@ -207,7 +210,11 @@ def build_rows(protocol, task, records, methods):
     for group, members in groups.items():
         numbers = reported.get(group.method, {}).get(group.variant, [])
         row = _measured_row(group, members, methods.get(group.method), numbers[0] if numbers else None)
-        rows.append(replace(row, **against_baseline(group, groups, methods)) if task == "reid" else row)
+        if task == "reid":
+            start, vs_untrained = against_untrained_start(group, groups)
+            row = replace(row, **against_baseline(group, groups, methods), vs_untrained=vs_untrained,
+                          untrained_map=summarize([record.metrics["mAP"] for record in start]))
+        rows.append(row)
     measured_variants = {(group.method, group.variant) for group in groups}
     for name, by_variant in reported.items():
         method = methods[name]

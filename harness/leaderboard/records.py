@@ -42,17 +42,23 @@ REQUIRED_KEYS = (
 
 #: protocol names become file names of the pages
 PROTOCOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+#: the version at the end of a synthetic pretraining's description, "synthetic (... v2)"
+SYNTHETIC_VERSION = re.compile(r" v(\d+)\)$")
 #: a cross-domain page is named ``<trained on>-><tested on>`` (">" is in no protocol name)
 PAIR = "->"
 
 
 def weights_kind(pretrained):
-    """What a record's ``pretrained`` says the run started from: ``"no"`` (false), ``"synthetic"`` (a
-    description starting with it, :mod:`reid_bench.models.pretraining`) or ``"imagenet"`` (any other
-    description, and ``true`` in records older than the synthetic weights)."""
+    """What a record's ``pretrained`` says the run started from: ``"no"`` (false), ``"synthetic vN"``
+    (a description starting with ``synthetic`` and ending in the pretraining's version,
+    :mod:`reid_bench.models.pretraining`; weights of another version are another starting point) or
+    ``"imagenet"`` (any other description, and ``true`` in records older than the synthetic weights)."""
     if pretrained is False:
         return "no"
-    return "synthetic" if isinstance(pretrained, str) and pretrained.startswith("synthetic") else "imagenet"
+    if isinstance(pretrained, str) and pretrained.startswith("synthetic"):
+        version = SYNTHETIC_VERSION.search(pretrained)
+        return f"synthetic v{version.group(1)}" if version else "synthetic"
+    return "imagenet"
 
 
 class SkippedRecord(NamedTuple):
@@ -75,7 +81,7 @@ class Group:
     recipe_name: str
     epochs: int
     backbone: str
-    pretrained: str  # "no", "imagenet" or "synthetic" (:func:`weights_kind`)
+    pretrained: str  # "no", "imagenet" or "synthetic vN" (:func:`weights_kind`)
     plugin: str = ""
     batch_size: tuple = ()  # per stage
     input_size: tuple = ()  # (height, width)

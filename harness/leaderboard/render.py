@@ -79,6 +79,8 @@ def _reported_notes(row, protocols):
 
 DESCRIPTION_HEADERS = ("method", "variant", "backbone", "recipe", "pretrained", "seeds", "test-time")
 SIGNIFICANCE_HEADER = "Δ mAP vs baseline [95% CI]"
+UNTRAINED_HEADER = "untrained mAP"
+GAIN_HEADER = "Δ mAP vs untrained [95% CI]"
 
 
 def _recipe_cell(group, detailed=False):
@@ -130,9 +132,12 @@ def _descriptions(rows):
 def format_comparison(row):
     """The significance cell: ``"+1.23 [+0.50, +2.00]"``, ``" (n.s.)"`` appended when the interval
     contains 0; ``"baseline"`` on the baseline row itself; ``""`` without a comparison."""
-    if row.is_baseline:
-        return "baseline"
-    comparison = row.vs_baseline
+    return "baseline" if row.is_baseline else format_interval(row.vs_baseline)
+
+
+def format_interval(comparison):
+    """A :class:`Comparison` as ``"+1.23 [+0.50, +2.00]"``, ``" (n.s.)"`` appended when the interval
+    contains 0; ``""`` for ``None``."""
     if comparison is None:
         return ""
     text = (f"{format_difference(comparison.difference)} [{format_difference(comparison.low)}, "
@@ -167,6 +172,8 @@ def _columns(task, rows):
     columns = list(ours)
     if any(row.is_baseline for row in rows):
         columns.append((SIGNIFICANCE_HEADER, "significance", "mAP"))
+    if any(row.untrained_map for row in rows):
+        columns += [(UNTRAINED_HEADER, "untrained", "mAP"), (GAIN_HEADER, "gain", "mAP")]
     if any(row.reranked for row in rows):
         columns += reranked
     columns += [("params (M)", "params", None), ("FLOPs (G)", "flops", None), ("train img/s", "speed", None)]
@@ -195,6 +202,10 @@ def _value(row, kind, metric, marker):
         return format_difference(row.difference(metric))
     if kind == "significance":
         return format_comparison(row)
+    if kind == "untrained":
+        return format_stat(row.untrained_map)
+    if kind == "gain":
+        return format_interval(row.vs_untrained)
     if row.reported is None:
         return ""
     if kind == "sources":
@@ -240,6 +251,13 @@ def _legend(task, rows):
                 "the same for any two runs); (n.s.): the interval contains 0, the difference is not significant. "
                 "Blank: no such baseline row, or a record without per-query results (written before they were "
                 "saved).")
+        if any(row.untrained_map for row in rows):
+            lines.append(
+                f"- {UNTRAINED_HEADER}: the mAP of the row's own network on the same pretrained weights before any "
+                "training (its `--epochs 0` row: same method, variant, recipe, batch and input size, precision "
+                f"and test-time options), mean ± standard deviation over its seeds; {GAIN_HEADER}: our mAP minus "
+                "that untrained start, with the same paired bootstrap, so what training added. Blank: no "
+                "untrained run of that network.")
         if _has_reranked(rows):
             lines.append("- re-ranked: k-reciprocal re-ranking (k1 = 20, k2 = 6, lambda = 0.3, unless the "
                          "test-time column says otherwise)." if any(row.test_time for row in rows) else
@@ -264,8 +282,9 @@ def _legend(task, rows):
         "that would read alike show their recipe's fingerprint."
     )
     lines.append(
-        "- pretrained: the weights training started from: `imagenet`, `synthetic` (the harness's own "
-        "synthetic pretraining, `reid_bench.pretraining`, the embedded protocol's stand-in for ImageNet) "
+        "- pretrained: the weights training started from: `imagenet`, `synthetic vN` (version N of the harness's "
+        "own pretraining, `reid_bench.models.pretraining`, the embedded protocol's stand-in for ImageNet: from "
+        "version 2 generic dead-leaves images, no people; version 1 pretrained on pedestrians) "
         "or `no` (from scratch)."
     )
     if _has_reported(rows):
@@ -276,6 +295,20 @@ def _legend(task, rows):
             "reports numbers here but no run of ours exists yet.",
         ]
     return "\n".join(lines)
+
+
+def _training_gain_summary(rows):
+    """A line saying whether every trained row with an untrained start gains significantly (its
+    interval above 0); no line when no row has one."""
+    compared = [row for row in rows if row.vs_untrained is not None]
+    if not compared:
+        return []
+    failing = [f"{row.method} [{row.variant}]" for row in compared if row.vs_untrained.low <= 0]
+    if not failing:
+        return [f"Training gain: every one of the {len(compared)} trained rows with an untrained start beats it "
+                "(95% interval above 0)."]
+    return [f"Training gain: not significant (95% interval reaching 0 or below) for {', '.join(failing)}; "
+            f"{len(compared) - len(failing)} of {len(compared)} rows with an untrained start beat it."]
 
 
 def _papers(rows):
@@ -296,7 +329,7 @@ def render_page(page, rows, protocols, figures=()):
                 if page.overrides else "")]
     if rows:
         table, footnotes = render_table(page, rows, protocols)
-        parts += [table] + ([footnotes] if footnotes else []) + [_legend(page.task, rows)]
+        parts += [table] + ([footnotes] if footnotes else []) + _training_gain_summary(rows) + [_legend(page.task, rows)]
         parts += [f"![{name[len(page.name) + 1:-len('.svg')]}]({name})" for name in figures]
         if _papers(rows):
             parts += ["Papers:", _papers(rows)]

@@ -23,17 +23,32 @@ def zero_init_residuals(module):
     return module
 
 
+def resnet_geometry(module):
+    """``{"last_stride": 1}`` for a torchvision or torchreid ResNet whose layer4 has stride 1 without
+    dilation, else ``{}`` (torchvision's geometry). The geometry pretrained weights are made for: a layer
+    dilated instead of strided (``replace_stride_with_dilation``) computes the strided network's function
+    on a denser grid (Yu & Koltun, ICLR 2016; DeepLab, Chen et al., TPAMI 2017), so it takes the
+    stride-2 weights as ImageNet's are taken; a plain stride of 1 halves what layer4's kernels see and
+    gets weights of its own."""
+    layer4 = getattr(module, "layer4", None)
+    if layer4 is None or not hasattr(layer4[0], "conv2"):
+        return {}
+    dilated = layer4[-1].conv2.dilation[0] > 1  # the first block of a dilated layer keeps its input's dilation
+    return {"last_stride": 1} if layer4[0].conv2.stride[0] == 1 and not dilated else {}
+
+
 def load_imagenet_weights(module, arch, pretrained, strict=True):
     """Load ``arch``'s pretrained weights (ImageNet's or the synthetic ones, as ``pretrained``, a
     :class:`~reid_bench.models.weights.Pretrained`, says) into ``module``; without ``pretrained`` the module trains
     from scratch and its residual blocks start as the identity (:func:`zero_init_residuals`).
 
     With ``strict=False`` keys the module does not have (a classifier, auxiliary heads) are skipped,
-    but every parameter the module and the file share must match in shape.
+    but every parameter the module and the file share must match in shape. Synthetic weights are made
+    for the module's geometry (:func:`resnet_geometry`), so set layer4's stride before loading.
     """
     if not pretrained:
         return zero_init_residuals(module)
-    state = torch.load(pretrained.weights_for(arch), map_location="cpu", weights_only=True)
+    state = torch.load(pretrained.weights_for(arch, resnet_geometry(module)), map_location="cpu", weights_only=True)
     if not strict:
         own = module.state_dict()
         state = {k: v for k, v in state.items() if k in own}
@@ -47,13 +62,15 @@ def load_imagenet_weights(module, arch, pretrained, strict=True):
     return module
 
 
-def resnet(depth=50, pretrained=False, **kwargs):
-    """A torchvision ResNet-50/101 (``kwargs`` go to torchvision, e.g.
-    ``replace_stride_with_dilation``) with ImageNet weights when ``pretrained`` is given."""
+def resnet(depth=50, pretrained=False, last_stride=2, **kwargs):
+    """A torchvision ResNet-50/101 with layer4's stride ``last_stride`` (``kwargs`` go to torchvision,
+    e.g. ``replace_stride_with_dilation``), with pretrained weights when ``pretrained`` is given."""
     arch = f"resnet{depth}"
     if arch not in WEIGHT_ENUMS:
         raise ValueError(f"unsupported ResNet depth {depth}; expected 50 or 101")
     model = getattr(torchvision.models, arch)(weights=None, **kwargs)
+    if last_stride != 2:  # a dilated layer4 has stride 1 already
+        set_last_stride(model, last_stride)
     return load_imagenet_weights(model, arch, pretrained)
 
 

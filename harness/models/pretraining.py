@@ -3,27 +3,33 @@
 Every paper fine-tunes an ImageNet-pretrained backbone; the embedded ``synthetic`` protocol cannot ship
 or download ImageNet weights, and trained from scratch a triplet-only or dropout-heavy method learns
 nothing in a CPU budget (``shared/PAPERS.md``, "The embedded protocol and pretraining"). So the harness
-makes its own pretrained starting point, once per backbone architecture, deterministically, and caches
-it like the dataset:
+makes its own pretrained starting point, once per backbone architecture and geometry, deterministically,
+and caches it like the dataset. It is *generic*, as ImageNet is to re-id: no image shows a person.
 
-- **data** (:func:`pretraining_set`): pedestrians drawn by the synthetic generator with another seed,
-  identities whose attribute combination is none of the re-id protocol's (train *and* test), seen by
-  *random* cameras (gain, colour cast, contrast, noise and background drawn per image, not the
-  protocol's six cameras), held in memory at the network's input size;
-- **task**: identity classification (label smoothing 0.1) plus one classification head per clothing
-  attribute (top and bottom colours, pattern, shoes, hair, skin, accessory, shorts), the attributes
-  being what ImageNet's colour and texture features give a real re-id backbone;
-- **schedule** (:data:`PRETRAINING`): AdamW with a one-cycle learning rate, flip + pad-crop, batch 64,
-  a fixed number of iterations;
-- **cache**: ``<cache>/pretrained/synthetic-<arch>-<fingerprint>.pth`` (torchvision's key names, no
-  classifier) plus a ``.json`` of how it was made, written atomically under a file lock, so parallel
-  runs pretrain once. A changed recipe changes the fingerprint and pretrains again.
+- **data** (:func:`pretraining_set`): dead-leaves compositions (:mod:`reid_bench.datasets.leaves`):
+  coloured, textured shapes and fractals on textured backgrounds under random cameras, by construction
+  no person, body part or re-id attribute; ``classes`` compositions of ``images_per_class``
+  renderings each, plus held-out renderings to check that the task was learnt;
+- **task**: composition classification (label smoothing 0.1) plus multi-label heads for the colours and
+  the textures present, so colour and texture stay informative, as ImageNet features keep them;
+- **schedule** (:data:`PRETRAINING`): AdamW with a linear warm-up and a cosine decay, flip and a random
+  rescale (one factor per batch, so that the weights hold at the scales a stride or a dilation change
+  gives), batch 64, a fixed number of iterations;
+- **geometry**: ResNets are pretrained at the last stride a method uses (layer4's stride 1 or 2;
+  :func:`~reid_bench.models.backbones.resnet_geometry` reads it from the module being loaded; a dilated
+  network takes the stride-2 weights, as it takes ImageNet's), so that no method starts from weights made
+  for other feature-map sizes;
+- **cache**: ``<cache>/pretrained/synthetic-<arch>[-<geometry>]-<fingerprint>.pth`` (torchvision's key
+  names, no classifier) plus a ``.json`` of how it was made and its held-out accuracy, written atomically
+  under a file lock, so parallel runs pretrain once. A changed recipe changes the fingerprint and
+  pretrains again; a changed design raises :attr:`PretrainingRecipe.version`, which the record names
+  (``"pretrained": "synthetic (reid_bench.models.pretraining v2)"``) and the leaderboard shows.
 
-Runs load these weights where they would load ImageNet's (:mod:`reid_bench.models.backbones`); the record
-says ``"pretrained": "synthetic (...)"`` and the leaderboard groups and labels rows by it.
+Version 1 (records before 2026-12-05) pretrained on generated pedestrians, the target task itself.
 """
 import hashlib
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -34,105 +40,57 @@ import torchvision
 from torch import nn
 
 from ..atomic import save_torch_atomic, write_text_atomic
-from .backbones import zero_init_residuals
 from ..cache import cache_base, exclusive_lock
 from ..datasets import synthetic
+from ..datasets.leaves import PALETTE, TEXTURES, leaves_set
+from .backbones import set_last_stride, zero_init_residuals
 from ..spec import IMAGENET_MEAN, IMAGENET_STD
-
-#: attribute heads: name -> number of classes (the generator's pools)
-ATTRIBUTES = {
-    "top": len(synthetic.TOP_COLOURS),
-    "bottom": len(synthetic.BOTTOM_COLOURS),
-    "pattern": len(synthetic.PATTERNS),
-    "shoes": len(synthetic.SHOE_COLOURS),
-    "hair": len(synthetic.HAIR_COLOURS),
-    "skin": len(synthetic.SKIN_TONES),
-    "accessory": len(synthetic.ACCESSORIES),
-    "shorts": 2,
-}
-
 
 @dataclass(frozen=True)
 class PretrainingRecipe:
-    """How the synthetic-pretrained weights are made (part of the cache fingerprint)."""
+    """How the pretrained weights are made (part of the cache fingerprint)."""
 
-    identities: int = 800
-    images_per_identity: int = 8
+    classes: int = 400
+    images_per_class: int = 24
+    held_out_per_class: int = 2
     input_size: tuple = synthetic.INPUT_SIZE
     iterations: int = 600
     batch_size: int = 64
-    lr: float = 2e-3
+    lr: float = 1e-3
+    warmup: float = 0.05
     weight_decay: float = 1e-4
     label_smooth: float = 0.1
-    padding: int = 4
-    seed: int = 20261203
-    version: int = 1
+    scale: tuple = (0.75, 1.25)
+    seed: int = 20261205
+    version: int = 2
 
-    def fingerprint(self, arch):
-        config = {**asdict(self), "arch": arch, "generator": synthetic.GENERATOR_VERSION}
+    def fingerprint(self, arch, geometry=None):
+        config = {**asdict(self), "arch": arch, **(geometry or {})}
         return hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 
 
 PRETRAINING = PretrainingRecipe()
 
 
-def _identity_key(identity):
-    """The discrete attributes that make an identity (continuous build and height left out)."""
-    return tuple(sorted((k, v) for k, v in identity.items() if not isinstance(v, float)))
-
-
-def _protocol_identity_keys():
-    """Attribute combinations of every identity of the re-id protocol (train and test): its generator
-    draws them first from its seeded stream, so replaying those draws gives them all."""
-    rng = np.random.default_rng(synthetic.SEED)
-    keys = set()
-    for _ in range(synthetic.NUM_TRAIN_IDS + synthetic.NUM_TEST_IDS):
-        keys.add(_identity_key(synthetic._draw_identity(rng)))
-    return keys
-
-
-def _random_camera(rng):
-    """A camera not among the protocol's six: every photometric setting drawn at random."""
-    return dict(gain=float(rng.uniform(0.5, 1.3)), cast=tuple(float(c) for c in rng.uniform(0.85, 1.15, 3)),
-                contrast=float(rng.uniform(0.7, 1.25)), noise=float(rng.uniform(2.0, 9.0)),
-                background=tuple(int(c) for c in rng.integers(40, 220, 3)))
-
-
-def attribute_labels(identity):
-    return [identity[name] if name != "shorts" else int(identity["shorts"]) for name in ATTRIBUTES]
-
-
 def pretraining_set(recipe=None):
-    """``(images, identity_labels, attribute_labels)``: uint8 ``(N, 3, H, W)`` at the recipe's input
-    size, int64 ``(N,)`` and ``(N, len(ATTRIBUTES))``. Deterministic for a recipe (default
-    :data:`PRETRAINING`)."""
+    """``(train, held_out)``, each ``(images, labels, colours, textures)`` of :func:`leaves_set` as
+    tensors, the last ``held_out_per_class`` renderings of every class held out. Deterministic for a
+    recipe (default :data:`PRETRAINING`)."""
     recipe = recipe or PRETRAINING
-    rng = np.random.default_rng(recipe.seed)
-    excluded = _protocol_identity_keys()
-    identities = []
-    while len(identities) < recipe.identities:
-        identity = synthetic._draw_identity(rng)
-        key = _identity_key(identity)
-        if key not in excluded:
-            excluded.add(key)
-            identities.append(identity)
-    height, width = recipe.input_size
-    images, labels, attributes = [], [], []
-    for label, identity in enumerate(identities):
-        for _ in range(recipe.images_per_identity):
-            image = synthetic.render(identity, 0, rng, camera=_random_camera(rng))
-            images.append(np.asarray(image.resize((width, height), resample=2)))  # bilinear, as the loaders
-            labels.append(label)
-            attributes.append(attribute_labels(identity))
-    images = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
-    return images, torch.tensor(labels), torch.tensor(attributes)
+    images, labels, colours, textures = leaves_set(
+        recipe.classes, recipe.images_per_class + recipe.held_out_per_class, recipe.input_size, recipe.seed)
+    per_class = recipe.images_per_class + recipe.held_out_per_class
+    held = (np.arange(len(labels)) % per_class) >= recipe.images_per_class
+    tensors = [torch.from_numpy(array) for array in (images, labels, colours, textures)]
+    return tuple(t[torch.from_numpy(~held)] for t in tensors), tuple(t[torch.from_numpy(held)] for t in tensors)
 
 
-def build_backbone(arch):
+def build_backbone(arch, last_stride=2):
     """``(backbone, feature_dim)``: torchvision's ``arch`` from scratch (residual blocks starting as the
-    identity), its classifier replaced by the identity so that it returns pooled features."""
+    identity), a ResNet with layer4's stride ``last_stride``, its classifier replaced by the identity so
+    that it returns pooled features."""
     if arch in ("resnet50", "resnet101"):
-        net = zero_init_residuals(getattr(torchvision.models, arch)(weights=None))
+        net = zero_init_residuals(set_last_stride(getattr(torchvision.models, arch)(weights=None), last_stride))
         dim = net.fc.in_features
         net.fc = nn.Identity()
     elif arch == "googlenet":
@@ -146,44 +104,87 @@ def build_backbone(arch):
 
 
 class PretrainingNet(nn.Module):
-    """The backbone with an identity classifier and one classifier per attribute on its pooled feature."""
+    """The backbone with a composition classifier and multi-label colour and texture heads on its
+    pooled feature."""
 
-    def __init__(self, arch, num_identities):
+    def __init__(self, arch, num_classes, **geometry):
         super().__init__()
-        self.backbone, dim = build_backbone(arch)
+        self.backbone, dim = build_backbone(arch, **geometry)
         self.neck = nn.BatchNorm1d(dim)
-        self.identity = nn.Linear(dim, num_identities)
-        self.attributes = nn.ModuleDict({name: nn.Linear(dim, n) for name, n in ATTRIBUTES.items()})
+        self.classifier = nn.Linear(dim, num_classes)
+        self.colours = nn.Linear(dim, len(PALETTE))
+        self.textures = nn.Linear(dim, len(TEXTURES))
 
     def forward(self, images):
         feature = self.neck(self.backbone(images))
-        return self.identity(feature), {name: head(feature) for name, head in self.attributes.items()}
+        return self.classifier(feature), self.colours(feature), self.textures(feature)
 
 
-def _augment(images, generator, padding):
-    """Random horizontal flip and zero-pad + random crop of a uint8 batch, returned normalised."""
-    batch, _, height, width = images.shape
-    flip = torch.rand(batch, generator=generator) < 0.5
-    images = torch.where(flip.view(-1, 1, 1, 1), images.flip(3), images)
-    padded = nn.functional.pad(images, (padding,) * 4)
-    offsets = torch.randint(0, 2 * padding + 1, (batch, 2), generator=generator)
-    crops = torch.stack([padded[i, :, y:y + height, x:x + width] for i, (y, x) in enumerate(offsets.tolist())])
+def _normalise(images):
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return (crops.float() / 255.0 - mean) / std
+    return (images.float() / 255.0 - mean) / std
 
 
-def pretrain(arch, recipe=None, log=print):
-    """Pretrain ``arch`` on :func:`pretraining_set`; returns ``(state_dict, stats)``, the state dict with
-    torchvision's key names and no classifier. ``recipe`` defaults to :data:`PRETRAINING`."""
+def _augment(images, generator, scale):
+    """Random horizontal flip and a random rescale of a uint8 batch (one factor in ``scale`` per batch),
+    cropped or zero-padded back to its size at a random place per image, returned normalised."""
+    batch, _, height, width = images.shape
+    flip = torch.rand(batch, generator=generator) < 0.5
+    images = torch.where(flip.view(-1, 1, 1, 1), images.flip(3), images).float()
+    factor = scale[0] + (scale[1] - scale[0]) * float(torch.rand(1, generator=generator))
+    size = (max(1, round(height * factor)), max(1, round(width * factor)))
+    images = nn.functional.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
+    pad_y, pad_x = max(height - size[0], 0), max(width - size[1], 0)
+    images = nn.functional.pad(images, (pad_x, pad_x, pad_y, pad_y))
+    span_y, span_x = images.shape[2] - height, images.shape[3] - width
+    offsets = torch.stack([torch.randint(0, span_y + 1, (batch,), generator=generator),
+                           torch.randint(0, span_x + 1, (batch,), generator=generator)], 1)
+    crops = torch.stack([images[i, :, y:y + height, x:x + width] for i, (y, x) in enumerate(offsets.tolist())])
+    return _normalise(crops)
+
+
+def _losses(model, images, labels, colours, textures, label_smooth):
+    logits, colour_logits, texture_logits = model(images)
+    loss = (nn.functional.cross_entropy(logits, labels, label_smoothing=label_smooth)
+            + nn.functional.binary_cross_entropy_with_logits(colour_logits, colours)
+            + nn.functional.binary_cross_entropy_with_logits(texture_logits, textures))
+    return loss, logits, colour_logits, texture_logits
+
+
+@torch.no_grad()
+def held_out_accuracy(model, held_out, batch_size=256):
+    """Composition accuracy and colour / texture per-label accuracy on held-out renderings."""
+    model.eval()
+    images, labels, colours, textures = held_out
+    correct = colour_hits = texture_hits = 0
+    for start in range(0, len(labels), batch_size):
+        end = start + batch_size
+        logits, colour_logits, texture_logits = model(_normalise(images[start:end]))
+        correct += int((logits.argmax(1) == labels[start:end]).sum())
+        colour_hits += int(((colour_logits > 0).float() == colours[start:end]).sum())
+        texture_hits += int(((texture_logits > 0).float() == textures[start:end]).sum())
+    model.train()
+    return {"class": correct / len(labels), "colour": colour_hits / colours.numel(),
+            "texture": texture_hits / textures.numel()}
+
+
+def pretrain(arch, recipe=None, log=print, **geometry):
+    """Pretrain ``arch`` (in ``geometry``: ``last_stride``) on :func:`pretraining_set`;
+    returns ``(state_dict, stats)``, the state dict with torchvision's key names and no classifier.
+    ``recipe`` defaults to :data:`PRETRAINING`."""
     recipe = recipe or PRETRAINING
     started = time.perf_counter()
     torch.manual_seed(recipe.seed)
     generator = torch.Generator().manual_seed(recipe.seed)
-    images, labels, attributes = pretraining_set(recipe)
-    model = PretrainingNet(arch, recipe.identities).train()
+    train, held_out = pretraining_set(recipe)
+    images, labels, colours, textures = train
+    made_s = time.perf_counter() - started
+    model = PretrainingNet(arch, recipe.classes, **geometry).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=recipe.iterations)
+    warmup = max(1, round(recipe.warmup * recipe.iterations))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (
+        1 + math.cos(math.pi * min(step, recipe.iterations) / recipe.iterations)))
     order = torch.randperm(len(labels), generator=generator)
     position, correct, seen = 0, 0, 0
     for step in range(recipe.iterations):
@@ -191,23 +192,23 @@ def pretrain(arch, recipe=None, log=print):
             order, position = torch.randperm(len(labels), generator=generator), 0
         index = order[position:position + recipe.batch_size]
         position += recipe.batch_size
-        identity_logits, attribute_logits = model(_augment(images[index], generator, recipe.padding))
-        loss = nn.functional.cross_entropy(identity_logits, labels[index], label_smoothing=recipe.label_smooth)
-        for column, logits in enumerate(attribute_logits.values()):
-            loss = loss + nn.functional.cross_entropy(logits, attributes[index, column]) / len(ATTRIBUTES)
+        loss, logits, _, _ = _losses(model, _augment(images[index], generator, recipe.scale), labels[index],
+                                     colours[index], textures[index], recipe.label_smooth)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
         if step >= recipe.iterations - 50:  # training accuracy over the last 50 iterations
-            correct += int((identity_logits.argmax(1) == labels[index]).sum())
+            correct += int((logits.argmax(1) == labels[index]).sum())
             seen += len(index)
         if (step + 1) % 100 == 0:
             log(f"synthetic pretraining {arch}: iteration {step + 1}/{recipe.iterations}, loss {loss.item():.3f}")
+    held = held_out_accuracy(model, held_out) if len(held_out[1]) else {}
     state = {key: value for key, value in model.backbone.state_dict().items() if not key.startswith("fc.")}
-    stats = {"arch": arch, "recipe": asdict(recipe), "train_identity_accuracy": correct / max(seen, 1),
-             "final_loss": loss.item(), "wall_s": time.perf_counter() - started,
-             "images": int(len(labels)), "torch": torch.__version__}
+    stats = {"arch": arch, "geometry": geometry, "recipe": asdict(recipe), "train_accuracy": correct / max(seen, 1),
+             "held_out_accuracy": held, "chance": 1 / recipe.classes, "final_loss": loss.item(),
+             "images_s": made_s, "wall_s": time.perf_counter() - started, "images": int(len(labels)),
+             "torch": torch.__version__}
     return state, stats
 
 
@@ -216,24 +217,35 @@ def cache_dir():
     return os.path.join(cache_base(), "pretrained")
 
 
-def synthetic_weights(arch, recipe=None, log=print):
-    """Path of the cached synthetic-pretrained weights of ``arch``, pretraining them first if they are
-    not cached (one process at a time; the others wait and then read the same file). ``recipe``
-    defaults to :data:`PRETRAINING`."""
+def geometry_name(geometry):
+    """``""`` or ``"s1"``: a ResNet geometry in a cache file name."""
+    return f"s{geometry['last_stride']}" if geometry.get("last_stride", 2) != 2 else ""
+
+
+def synthetic_weights(arch, geometry=None, recipe=None, log=print):
+    """Path of the cached synthetic-pretrained weights of ``arch`` in ``geometry`` (``last_stride``,
+    default torchvision's 2; :func:`~reid_bench.models.backbones.resnet_geometry`), pretraining them first
+    if they are not cached (one process at a time; the others wait and then read the same file).
+    ``recipe`` defaults to :data:`PRETRAINING`."""
     recipe = recipe or PRETRAINING
+    geometry = {key: value for key, value in (geometry or {}).items() if (key, value) != ("last_stride", 2)}
     folder = cache_dir()
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"synthetic-{arch}-{recipe.fingerprint(arch)}.pth")
+    name = "-".join(part for part in ("synthetic", arch, geometry_name(geometry), recipe.fingerprint(arch, geometry))
+                    if part)
+    path = os.path.join(folder, f"{name}.pth")
     if os.path.isfile(path):
         return path
     with exclusive_lock(path + ".lock"):
         if os.path.isfile(path):
             return path
-        log(f"synthetic pretraining of {arch} ({recipe.iterations} iterations of {recipe.batch_size} images; "
-            f"once, cached in {folder})")
-        state, stats = pretrain(arch, recipe, log)
+        where = f" at {geometry_name(geometry)}" if geometry else ""
+        log(f"synthetic pretraining of {arch}{where} on generic dead-leaves images ({recipe.iterations} iterations "
+            f"of {recipe.batch_size} images; once, cached in {folder})")
+        state, stats = pretrain(arch, recipe, log, **geometry)
         write_text_atomic(os.path.splitext(path)[0] + ".json", json.dumps(stats, indent=2))
         save_torch_atomic(state, path)
-        log(f"synthetic pretraining of {arch} done in {stats['wall_s']:.0f} s "
-            f"(identity accuracy {100 * stats['train_identity_accuracy']:.1f}% on its own training set)")
+        held_out = stats["held_out_accuracy"]
+        log(f"synthetic pretraining of {arch} done in {stats['wall_s']:.0f} s (held-out accuracy "
+            f"{100 * held_out.get('class', 0.0):.1f}%, chance {100 * stats['chance']:.2f}%)")
     return path

@@ -34,16 +34,16 @@ class Pretrained:
         if self.source == "synthetic":
             from .pretraining import PRETRAINING
 
-            # the provenance string of every record since v1; the module has moved, the string stays
-            return f"synthetic (reid_bench.pretraining v{PRETRAINING.version})"
+            return f"synthetic (reid_bench.models.pretraining v{PRETRAINING.version})"
         return f"imagenet ({self.path})" if self.path else "imagenet (torch hub cache)"
 
-    def weights_for(self, arch):
-        """Path of ``arch``'s weight file from this source."""
+    def weights_for(self, arch, geometry=None):
+        """Path of ``arch``'s weight file from this source; synthetic weights are made for the ResNet
+        ``geometry`` (:func:`~reid_bench.models.backbones.resnet_geometry`), ImageNet's come in one."""
         if self.source == "synthetic":
             from .pretraining import synthetic_weights
 
-            return synthetic_weights(arch)
+            return synthetic_weights(arch, geometry)
         return find_imagenet_weights(arch, self)
 
 

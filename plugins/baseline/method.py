@@ -21,7 +21,7 @@ def paper_recipe(protocol):
                   optimizer=OptimizerSpec("adam", lr=3.5e-4, weight_decay=5e-4),
                   schedule=LRSchedule(warmup_epochs=10, warmup_start=0.1, milestones=(40, 70)))
     return Recipe("paper", (stage,), input_size=(256, 128),
-                  train_transforms=(Augment("random_flip"), Augment("pad_crop", {"padding": 10}),
+                  train_transforms=(Augment("random_flip"), Augment("pad_crop", {"padding": 10, "reference_width": 128}),
                                     Augment("random_erase")))
 
 

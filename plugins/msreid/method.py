@@ -82,7 +82,7 @@ def paper_recipe(protocol):
         name="paper",
         stages=(stage,),
         input_size=(256, 128),
-        train_transforms=(Augment("random_flip"), Augment("pad_crop", {"padding": 10}), Augment("random_erase")),
+        train_transforms=(Augment("random_flip"), Augment("pad_crop", {"padding": 10, "reference_width": 128}), Augment("random_erase")),
         loss_kwargs=loss_kwargs,
         amp=True,
     )

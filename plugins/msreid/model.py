@@ -22,7 +22,7 @@ forward (detached): ``soft_attention_layer1..4`` (the attention averaged over ch
 for drawing) and ``mask``.
 """
 import torch
-from reid_bench import resnet, set_last_stride
+from reid_bench import resnet
 from torch import nn
 
 from .attention import SoftAttention
@@ -41,7 +41,7 @@ class MSReID(nn.Module):
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
         self.task = task
-        backbone = set_last_stride(resnet(50, pretrained), 1)
+        backbone = resnet(50, pretrained, last_stride=1)
         self.stem = nn.Sequential(backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool)
         self.stages = nn.ModuleList([backbone.layer1, backbone.layer2, backbone.layer3, backbone.layer4])
         self.soft_attention = nn.ModuleList(SoftAttention(c) for c in STAGE_CHANNELS) if attention else None

@@ -41,14 +41,17 @@ Decisions (PAPERS.md, or taken here where the paper and the digest are silent):
   inflates TV); ``context_upsampling="transposed"`` (variant ``sab+cu+tv-literal``) is the paper's layer.
   Only blocks 1-3 get a unit (Sec. IV-C: "block4 is the highest-level features already").
 - TV (Eq. 6): squared vertical and horizontal neighbour differences over channels and positions,
-  averaged over the batch, summed over the blocks; mu = 0.1 is the term's weight (Eq. 8). Decision:
-  the method's ``tv`` term divides each sample's sum by the entries of A (C x H x W), a per-element
-  mean. Summed as written (the ``tv_sum`` term, variant ``sab+cu+tv-literal``) it is about 2.0e4 at
-  64x32 from initialisation (8652 / 5739 / 3325 / 1852 for blocks 1-4), ~2,000 after mu against a
-  triplet loss of ~2, with ~37x the triplet's gradient norm: flattening the attention is then the
-  cheapest way down, and on the synthetic protocol it cost ~14 mAP. The paper states no
-  normalisation; the mean keeps Eq. 6's form and mu and makes the penalty comparable across input
-  sizes and blocks.
+  averaged over the batch, summed over the blocks, weighted by mu (Eq. 8: mu = 0.1). Decision: the
+  method's ``tv`` term divides each sample's sum by the entries of A (C x H x W), a per-element mean,
+  and its weight mu is set by measurement (``benchmarks/sharp_attention_tv.py``: the L2 norm of each
+  term's gradient on the backbone, from the synthetic protocol's pretrained weights, uniform recipe).
+  The paper states no normalisation, and neither reading of mu = 0.1 is its balance: summed as written
+  (the ``tv_sum`` term, variant ``sab+cu+tv-literal``) the penalty is about 1.9e4 at 64x32 from
+  initialisation and its gradient 81x the triplet's, so flattening the attention is the cheapest way
+  down (on the synthetic protocol it cost ~14 mAP); averaged with mu = 0.1 it is 0.56% of the
+  triplet's, inert. mu = 2.0 on the average (``method.TV_WEIGHT``) makes it about a tenth (0.11), the
+  share mu = 0.1 gives two terms of equal size: a regulariser that shapes the attention without
+  outweighing the metric loss. The mean also keeps the balance across input sizes and blocks.
 - Variants: ``baseline``, ``sab`` (four lazy blocks), ``sab+cu``, ``sab+cu+tv`` (the full method,
   default) from Table I, and ``sab+cu+tv-literal`` (the full method with TV summed as written and the
   transposed-convolution context units); Fig. 5's block sets ``blocks=1`` ... ``blocks=1,2,3,4`` use lazy masks and no

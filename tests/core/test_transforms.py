@@ -71,3 +71,11 @@ def test_without_a_resizing_augmentation_the_image_is_resized_to_the_input_size_
     transform = build_train_transform(recipe(Augment("random_flip")), (64, 32))
     assert isinstance(transform.steps[0][0], T.Resize) and tuple(transform.steps[0][0].size) == (64, 32)
     assert transform(noise_image(101, 47)).shape == (3, 64, 32)
+
+
+def test_pad_crop_padding_scales_with_the_input_width_when_given_for_a_reference():
+    from reid_bench.data.transforms import pad_crop_padding
+
+    bag_of_tricks = {"padding": 10, "reference_width": 128}
+    assert [pad_crop_padding(bag_of_tricks, width) for width in (128, 64, 32, 8)] == [10, 5, 3, 1]
+    assert pad_crop_padding({"padding": 4}, 32) == pad_crop_padding({"padding": 4}, 128) == 4  # in pixels

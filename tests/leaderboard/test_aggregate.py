@@ -73,19 +73,22 @@ def test_grouping_keeps_variants_recipes_budgets_and_weights_apart(plugin_set):
                     metrics=reid_metrics(70.0, 85.0)),
         make_record(variant="full", recipe_name="uniform", pretrained="synthetic (reid_bench.pretraining v1)",
                     seed=0, metrics=reid_metrics(40.0, 45.0)),
+        make_record(variant="full", recipe_name="uniform", pretrained="synthetic (reid_bench.models.pretraining v2)",
+                    seed=0, metrics=reid_metrics(42.0, 45.0)),
         make_record(method="beta", seed=0, metrics=reid_metrics(58.0, 79.0)),
     )
     rows = build_rows("synthetic", "reid", records, _methods(plugin_set))
 
-    assert len(rows) == 7
+    assert len(rows) == 8
     uniform = _row(rows, method="alpha", variant="full", recipe_name="uniform", epochs=12, pretrained="no")
     assert uniform.seeds == (0, 1) and uniform.metrics["mAP"].mean == pytest.approx(62.0)
     assert _row(rows, variant="lite").metrics["mAP"].mean == 50.0
     assert _row(rows, method="alpha", recipe_name="paper").metrics["mAP"].mean == 55.0
     assert _row(rows, epochs=1).metrics["mAP"].mean == 5.0
     assert _row(rows, pretrained="imagenet").metrics["mAP"].mean == 70.0
-    assert _row(rows, pretrained="synthetic").metrics["mAP"].mean == 40.0
-    assert [row.metrics["mAP"].mean for row in rows] == [70.0, 62.0, 58.0, 55.0, 50.0, 40.0, 5.0]
+    assert _row(rows, pretrained="synthetic v1").metrics["mAP"].mean == 40.0
+    assert _row(rows, pretrained="synthetic v2").metrics["mAP"].mean == 42.0  # another pretraining: its own row
+    assert [row.metrics["mAP"].mean for row in rows] == [70.0, 62.0, 58.0, 55.0, 50.0, 42.0, 40.0, 5.0]
 
 
 def test_reported_variants_without_runs_get_a_not_reproduced_row(plugin_set):

@@ -49,3 +49,18 @@ def test_new_records_replace_those_of_the_same_method_variant_epochs_and_seed(tm
     expected = [os.path.basename(path) for path in kept + new + [foreign]]
     assert names == sorted(expected)
     assert not os.path.exists(replaced[0])
+
+
+def test_the_board_runs_untrained_starts_first_then_trained_cells_and_ablations(tmp_path):
+    script = _load_script()
+    args = types.SimpleNamespace(jobs=1, epochs=None, seeds=[0, 1, 2], workdir=str(tmp_path))
+    plan = script.sweeps(["baseline", "sharp_attention"], args)
+    names = [os.path.basename(output) for output, _ in plan]
+    assert names == ["untrained", "untrained-sharp_attention", "trained", "trained-sharp_attention",
+                     "untrained-scratch", "scratch"]
+    untrained, ablation = plan[0][1], plan[3][1]
+    assert untrained[:untrained.index("--seeds")] == ["--plugins", "baseline", "sharp_attention"]
+    assert "epochs=0" in untrained and ["0", "1", "2"] == untrained[untrained.index("--seeds") + 1:][:3]
+    assert ablation[:5] == ["--plugins", "sharp_attention", "--variants", "sab", "sab+cu"]
+    assert "epochs=0" not in ablation
+    assert [os.path.basename(output) for output, _ in script.sweeps(["ccan"], args)] == ["untrained", "trained"]

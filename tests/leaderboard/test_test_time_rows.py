@@ -51,3 +51,41 @@ def test_significance_against_the_matching_baseline_row(tmp_path):
     assert abs(comparison.difference - 5.0) < 1e-9 and not comparison.contains_zero
     assert rows[("alpha", 3)].vs_baseline is None  # no baseline trained for 3 epochs
     assert rows[("beta", 12)].vs_baseline is None  # no per-query file
+
+
+def test_training_gain_against_the_rows_own_untrained_start(tmp_path):
+    base = [0.1 + 0.01 * i for i in range(30)]
+    later = "2026-01-02T00:00:00+00:00"  # another run id than the untrained run of the same seed
+    records = [make_record(method="alpha", seed=0, epochs=0, metrics=reid_metrics(10.0, 5.0)),
+               make_record(method="alpha", seed=1, epochs=0, metrics=reid_metrics(12.0, 5.0)),
+               make_record(method="alpha", seed=0, metrics=reid_metrics(40.0, 50.0), finished_at=later),
+               make_record(method="beta", seed=0, epochs=0),
+               make_record(method="beta", seed=0, pretrained="synthetic (reid_bench.models.pretraining v2)",
+                           finished_at=later),
+               make_record(method="gamma", seed=0, epochs=0), make_record(method="gamma", seed=0, finished_at=later)]
+    per_query = {records[0]["run_id"]: base, records[1]["run_id"]: base,
+                 records[2]["run_id"]: [ap + 0.3 for ap in base],
+                 records[5]["run_id"]: base, records[6]["run_id"]: base}
+    rows = {(row.method, row.epochs): row for row in rows_of(tmp_path, records, per_query)}
+    alpha = rows[("alpha", 12)]
+    assert alpha.untrained_map.mean == 11.0 and alpha.untrained_map.n == 2
+    assert abs(alpha.vs_untrained.difference - 30.0) < 1e-9 and alpha.vs_untrained.low > 0
+    assert rows[("alpha", 0)].vs_untrained is None and rows[("alpha", 0)].untrained_map is None
+    assert rows[("beta", 12)].untrained_map is None  # its start is other weights: no start
+    assert rows[("gamma", 12)].vs_untrained.contains_zero  # trained no better than untrained
+
+
+def test_the_page_says_which_rows_gain_from_training(tmp_path):
+    from reid_bench.leaderboard.protocols import ProtocolPage
+    from reid_bench.leaderboard.render import GAIN_HEADER, UNTRAINED_HEADER, render_page
+
+    base = [0.1 + 0.01 * i for i in range(30)]
+    later = "2026-01-02T00:00:00+00:00"
+    records = [make_record(method="alpha", seed=0, epochs=0), make_record(method="alpha", seed=0, finished_at=later),
+               make_record(method="gamma", seed=0, epochs=0), make_record(method="gamma", seed=0, finished_at=later)]
+    per_query = {records[0]["run_id"]: base, records[1]["run_id"]: [ap + 0.2 for ap in base],
+                 records[2]["run_id"]: base, records[3]["run_id"]: base}
+    rows = rows_of(tmp_path, records, per_query)
+    page = render_page(ProtocolPage("synthetic", "reid", "Synthetic"), rows, {})
+    assert UNTRAINED_HEADER in page and GAIN_HEADER in page and "+20.00 [" in page
+    assert "Training gain: not significant (95% interval reaching 0 or below) for gamma [full]; 1 of 2" in page

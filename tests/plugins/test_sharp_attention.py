@@ -15,7 +15,7 @@ from reid_bench.plugins.sharp_attention.attention import (
     min_max_normalise,
 )
 from reid_bench.plugins.sharp_attention.losses import AttentionTVPenalty, total_variation
-from reid_bench.plugins.sharp_attention.method import anneal_temperature, paper_recipe, temperature
+from reid_bench.plugins.sharp_attention.method import TV_WEIGHT, anneal_temperature, paper_recipe, temperature
 from reid_bench.plugins.sharp_attention.model import build_sharp_attention_net
 from reid_bench.plugins.sharp_attention.ten_crop import ten_crop_features
 from paper_numbers import reported_for
@@ -344,7 +344,9 @@ def test_loss_terms_of_eq8(spec):
     recipe = paper_recipe(protocol())
     terms = {t.name: t for t in spec.loss_terms_for(None, recipe, recipe.stages[0])}
     assert set(terms) == {"triplet", "tv"}
-    assert terms["triplet"].kwargs["margin"] == 0.5 and terms["tv"].weight == 0.1
+    assert terms["triplet"].kwargs["margin"] == 0.5 and terms["tv"].weight == TV_WEIGHT == 2.0
+    literal = {t.name: t for t in spec.loss_terms_for("sab+cu+tv-literal", recipe, recipe.stages[0])}
+    assert literal["tv_sum"].weight == 0.1  # Eq. 8's mu, with Eq. 6 summed as written
     without_tv = spec.loss_terms_for("sab+cu", recipe, recipe.stages[0])
     assert [t.name for t in without_tv] == ["triplet"]
 
