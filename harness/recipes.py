@@ -21,7 +21,9 @@ UNIFORM_REID_STAGE = Stage(
     optimizer=OptimizerSpec("adam", lr=3.5e-4, weight_decay=5e-4),
     schedule=LRSchedule(warmup_epochs=10, warmup_start=0.1, milestones=(40, 70)),
 )
-UNIFORM_REID_TRANSFORMS = (Augment("random_flip"), Augment("pad_crop", {"padding": 10, "reference_width": 128}), Augment("random_erase"))
+#: Bag of Tricks' augmentation, its padding (10 px at 256x128) in proportion to the input width
+UNIFORM_REID_TRANSFORMS = (Augment("random_flip"), Augment("pad_crop", {"padding": 10, "reference_width": 128}),
+                           Augment("random_erase"))
 
 UNIFORM_CLASSIFICATION_STAGE = Stage(
     name="uniform",

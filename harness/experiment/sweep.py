@@ -244,8 +244,8 @@ def _launch(sweep, todo, launcher, job, log_dir, log):
                 log(f"started {item[0].label}")
             done = [entry for entry in running if entry[1].done()]
             running = [entry for entry in running if entry not in done]
-            for (cell, folder, resumed), job in done:
-                outcomes.append(_outcome(cell, folder, resumed, job))
+            for (cell, folder, resumed), finished in done:  # not `job`: that is the function every cell runs
+                outcomes.append(_outcome(cell, folder, resumed, finished))
                 log(f"{outcomes[-1].status}: {cell.label} (log {outcomes[-1].log})")
             if not done:
                 time.sleep(POLL_S)
