@@ -6,7 +6,7 @@
 Features are random L2-normalised 2048-d float32 vectors (as in issue #10's anchors; ``--signal``
 adds an identity component so that the metrics are not near zero), with Market-1501-like (3,368
 queries, 15,913 gallery, 751 ids, 6 cameras) or MSMT17-like (11,659 / 82,161, 3,060 ids, 15 cameras)
-ids and cameras.
+ids and cameras; ``--scale tiny`` (60 / 400) runs the same code in seconds (``benchmarks/device_suite.py --smoke``).
 
 Every measured case runs in a fresh subprocess, which generates the features, resets its peak
 resident memory (``/proc/self/clear_refs``), runs the case ``--repeats`` times and reports the median
@@ -37,6 +37,7 @@ import warnings
 SCALES = {
     "market": {"num_query": 3368, "num_gallery": 15913, "num_ids": 751, "num_cams": 6},
     "msmt17": {"num_query": 11659, "num_gallery": 82161, "num_ids": 3060, "num_cams": 15},
+    "tiny": {"num_query": 60, "num_gallery": 400, "num_ids": 50, "num_cams": 4},  # smoke runs of the same code
 }
 DIM = 2048
 

@@ -22,7 +22,8 @@ only ever slow a round down); the other methods are measured once.
     python benchmarks/train_throughput.py --methods baseline ccan --device cuda --amp bf16 --channels-last
 
 The last line printed is one JSON object with every figure; ``baseline`` holds ``pipeline_efficiency``,
-``torchreid_ratio`` (reid-bench trainer / torchreid engine) and ``triplet_speedup``.
+``torchreid_ratio`` (reid-bench trainer / torchreid engine) and ``triplet_speedup``; on CUDA each row has
+its peak GPU memory (``peak_gpu_mib``).
 """
 import argparse
 import itertools
@@ -222,6 +223,8 @@ def main():
     for name in names:
         measured = {"model_only": [], "trainer": [], "torchreid": []}
         complexity = variant = None
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
         for _ in range(args.rounds if name == "baseline" else 1):
             speed, complexity, variant = model_only_images_per_s(plugins, name, splits, args, device)
             measured["model_only"].append(speed)
@@ -232,6 +235,8 @@ def main():
                "flops": complexity[1], "model_only_images_per_s": max(measured["model_only"]),
                "trainer_images_per_s": max(measured["trainer"]), "rounds": measured}
         row["pipeline_efficiency"] = row["trainer_images_per_s"] / row["model_only_images_per_s"]
+        # the method's peak (torchreid's engine on the same model included, for the baseline)
+        row["peak_gpu_mib"] = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         if measured["torchreid"]:
             row["torchreid_images_per_s"] = max(measured["torchreid"])
             row["torchreid_ratio"] = row["trainer_images_per_s"] / row["torchreid_images_per_s"]
