@@ -6,17 +6,25 @@ Plugins come from three places, loaded in this order:
 2. installed packages with an entry point in the group ``reid_bench``: the built-in paper plugins
    first (they are declared this way too, exactly as a third party would declare theirs), then the
    others by entry point name,
-3. modules named on the command line with ``--plugin-module``.
+3. modules named on the command line with ``--plugin-module``, imported as ``python -m`` would import
+   them: the current folder comes first on ``sys.path``, so a plugin's own folder needs no PYTHONPATH.
 
 Names are first come, first served, so the built-in plugins and their methods keep their names: a
 third-party plugin named like one, or registering a name already taken, is refused.
 
 A plugin that fails to import, or whose registration hook raises (a duplicate name included), is
 recorded in :attr:`PluginSet.problems` and skipped as a whole: whatever it registered before the
-failure, in that hook or an earlier one, is removed again. The others still load.
+failure, in that hook or an earlier one, is removed again. The others still load. A module given with
+``--plugin-module`` that is already loaded (installed, under its entry point's name) is loaded once.
+
+Each plugin's distribution (the installed package it comes from, with its version) is kept in
+:attr:`PluginSet.distributions`: records name it, so a run whose plugin is missing later says what to
+install (:meth:`PluginSet.method_of_run`).
 """
 import importlib
 import importlib.metadata
+import os
+import sys
 import traceback
 from dataclasses import dataclass, field
 
@@ -62,6 +70,9 @@ class PluginSet:
     datasets: Registry = field(default_factory=lambda: Registry("dataset"))
     plugins: dict = field(default_factory=dict)  # plugin name -> module
     sources: dict = field(default_factory=dict)  # plugin name -> where it came from
+    #: plugin name -> {"name", "version"} of the installed distribution it comes from, or None (a module
+    #: imported from a folder with --plugin-module that no installed package provides)
+    distributions: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
 
     def registry(self, kind):
@@ -94,6 +105,24 @@ class PluginSet:
             )
         raise UnknownNameError("plugin", plugin_or_method, set(self.plugins) - {CORE_PLUGIN_NAME})
 
+    def method_of_run(self, info):
+        """The method a run folder's ``run.json`` or a record (``info``) names. When no plugin registers it
+        and ``info`` names the plugin and its distribution, the :class:`UserError` says what to install."""
+        from .errors import UnknownNameError, UserError
+
+        try:
+            return self.methods.get(info["method"])
+        except UnknownNameError:
+            distribution = info.get("plugin_distribution")
+            if not isinstance(distribution, dict) or not distribution.get("name"):
+                raise
+            version = distribution.get("version")
+            named = f"{distribution['name']} {version}" if version else distribution["name"]
+            wanted = f"{distribution['name']}=={version}" if version else distribution["name"]
+            raise UserError(f"method {info['method']!r} is not registered: it comes from plugin "
+                            f"{info.get('plugin')!r} of the distribution {named}, which is not installed (or failed "
+                            f"to load: see `reid-bench list`); install it with `pip install '{wanted}'`") from None
+
 
 BUILTIN_PLUGIN_PACKAGE = "reid_bench.plugins."
 
@@ -104,6 +133,31 @@ def _entry_points():
                   key=lambda ep: (not ep.value.startswith(BUILTIN_PLUGIN_PACKAGE), ep.name, ep.value))
 
 
+def _distribution(dist):
+    """``{"name", "version"}`` of an ``importlib.metadata.Distribution`` (``None`` for none)."""
+    if dist is None or not dist.metadata["Name"]:
+        return None
+    return {"name": dist.metadata["Name"], "version": dist.version}
+
+
+def _module_distribution(module_name):
+    """The installed distribution providing the top-level package of ``module_name``, or ``None``."""
+    names = importlib.metadata.packages_distributions().get(module_name.split(".")[0], [])
+    if not names:
+        return None
+    try:
+        return _distribution(importlib.metadata.distribution(names[0]))
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _import_from_current_folder(name):
+    """Import module ``name`` as ``python -m`` would: with the current folder first on ``sys.path``."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    return importlib.import_module(name)
+
+
 def _skip_plugin(result, pm, name):
     """Remove plugin ``name`` and everything it registered."""
     for kind in REGISTRATION_HOOKS:
@@ -111,6 +165,7 @@ def _skip_plugin(result, pm, name):
     pm.unregister(name=name)
     result.plugins.pop(name, None)
     result.sources.pop(name, None)
+    result.distributions.pop(name, None)
 
 
 def load_plugins(plugin_modules=(), use_entry_points=True):
@@ -121,15 +176,17 @@ def load_plugins(plugin_modules=(), use_entry_points=True):
 
     from . import builtin
 
-    candidates = [(CORE_PLUGIN_NAME, "harness", lambda: builtin)]
+    candidates = [(CORE_PLUGIN_NAME, "harness", lambda: builtin, lambda: _module_distribution(__name__))]
     if use_entry_points:
-        candidates += [(ep.name, f"entry point {ep.value}", ep.load) for ep in _entry_points()]
+        candidates += [(ep.name, f"entry point {ep.value}", ep.load, lambda ep=ep: _distribution(ep.dist))
+                       for ep in _entry_points()]
     candidates += [
-        (name, f"--plugin-module {name}", lambda name=name: importlib.import_module(name))
+        (name, f"--plugin-module {name}", lambda name=name: _import_from_current_folder(name),
+         lambda name=name: _module_distribution(name))
         for name in plugin_modules
     ]
 
-    for name, source, load in candidates:
+    for name, source, load, distribution in candidates:
         if name in result.plugins:
             result.problems.append(
                 PluginProblem(name, "import", f"a plugin named {name!r} is already loaded "
@@ -138,6 +195,12 @@ def load_plugins(plugin_modules=(), use_entry_points=True):
             continue
         try:
             module = load()
+            loaded_as = pm.get_name(module)
+            if loaded_as is not None:  # installed and also given with --plugin-module: the one module once
+                result.problems.append(
+                    PluginProblem(name, "import", f"the module is already loaded as plugin {loaded_as!r} "
+                                  f"(from {result.sources[loaded_as]}); {source} ignored"))
+                continue
             pm.register(module, name=name)
         except Exception as exc:  # a broken third-party plugin must not take the others down
             result.problems.append(
@@ -146,6 +209,7 @@ def load_plugins(plugin_modules=(), use_entry_points=True):
             continue
         result.plugins[name] = module
         result.sources[name] = source
+        result.distributions[name] = distribution()
 
     for kind, hook_name in REGISTRATION_HOOKS.items():
         registry = result.registry(kind)

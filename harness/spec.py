@@ -260,7 +260,9 @@ class MethodSpec:
     ``feature_extractors`` maps names to ``fn(model, images) -> (B, D)`` used at test time
     (``"single"`` is always available). ``on_epoch_start(model, epoch, recipe)`` runs before every
     epoch (temperature annealing). ``sampler_is_method`` keeps the method's sampler under the
-    uniform recipe, for methods whose loss needs a particular batch layout (pairs).
+    uniform recipe, for methods whose loss needs a particular batch layout (pairs). ``backbone`` is the
+    label records and leaderboards show (``"resnet50"``); without one the label is the registered model's
+    name (:meth:`backbone_for`), never a guess.
     """
 
     name: str
@@ -270,7 +272,7 @@ class MethodSpec:
     title: str = ""
     citation: str = ""
     url: str = ""
-    backbone: str = "resnet50"
+    backbone: Optional[str] = None
     model_kwargs: dict = field(default_factory=dict)
     variants: dict = field(default_factory=lambda: {"full": Variant("the paper's full method")})
     default_variant: str = "full"
@@ -293,6 +295,10 @@ class MethodSpec:
         if name not in self.variants:
             raise UnknownNameError(f"{self.name} variant", name, self.variants)
         return self.variants[name]
+
+    def backbone_for(self, variant=None):
+        """The backbone label of a variant's runs: the variant's, else the method's, else its model's name."""
+        return self.variant(variant).backbone or self.backbone or self.model
 
     def model_kwargs_for(self, variant=None):
         return {**self.model_kwargs, **self.variant(variant).model_kwargs}

@@ -42,7 +42,8 @@ def evaluate_checkpoint(checkpoint, plugins, *, datasets, root=None, device="aut
         run_id = f"{'-'.join(parts[:-1])}-seed{info['seed']}-eval-{started_at.replace(':', '').replace('+0000', 'Z')}"
         base = checkpoint_record(folder, info, recipe, started_at, run_id=run_id,
                                  plugin=plugins.methods.owner(method.name),
-                                 backbone=method.variant(info["variant"]).backbone or method.backbone,
+                                 plugin_distribution=plugins.distributions.get(plugins.methods.owner(method.name)),
+                                 backbone=method.backbone_for(info["variant"]),
                                  params=params, flops=flops, device=str(device))
     config = RunConfig(plugin=method.name, dataset=protocols[0].name,
                        workers=default_workers() if workers is None else workers, evaluator=evaluator,

@@ -120,7 +120,7 @@ def load_model(run_dir_or_model_pt, *, device="auto", plugins=None):
         raise UserError(f"{path} is not a run folder or a run's model.pt: {missing} does not exist (expected "
                         "model.pt and run.json side by side, as `reid-bench run` writes them)")
     info = read_run_info(info_path)
-    method = plugins.methods.get(info["method"])
+    method = plugins.method_of_run(info)
     method.variant(info["variant"])
     trained_on = plugins.datasets.get(info["protocol"])
     recipe = resolve_recipe(method, trained_on, info["recipe_name"], input_size=tuple(info["input_size"]))

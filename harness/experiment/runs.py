@@ -222,6 +222,8 @@ def run(config, plugins, log=print):
             continue
         save_torch_atomic(model.state_dict(), os.path.join(trial_dir, MODEL_FILE))
         write_json_atomic(os.path.join(trial_dir, RUN_INFO_FILE), {
+            "plugin": plugins.methods.owner(method.name),
+            "plugin_distribution": plugins.distributions.get(plugins.methods.owner(method.name)),
             "method": method.name, "variant": variant, "protocol": protocol.name, "recipe_name": recipe.name,
             "num_classes": num_classes, "input_size": list(recipe.input_size), "seed": config.seed,
             "overrides": overrides})
@@ -238,12 +240,14 @@ def run(config, plugins, log=print):
     run_id = (f"{slug(method.name)}-{slug(variant)}-{slug(protocol.name)}-{slug(recipe.name)}-seed{config.seed}-"
               f"{started_at.replace(':', '').replace('+0000', 'Z')}")
     record = build_record(
-        run_id=run_id, plugin=plugins.methods.owner(method.name), method=method.name, variant=variant,
+        run_id=run_id, plugin=plugins.methods.owner(method.name),
+        plugin_distribution=plugins.distributions.get(plugins.methods.owner(method.name)), method=method.name,
+        variant=variant,
         protocol=protocol.name, task=protocol.task, recipe_name=recipe.name, recipe=recipe.to_dict(),
         overrides=overrides, seed=config.seed, metrics=_mean_metrics(per_trial),
         metrics_reranked=_mean_metrics(per_trial_reranked),
         evaluation={**evaluation.details, "trials": protocol.trials, "test_features": recipe.test_features},
-        params=params, flops=flops, backbone=method.variant(variant).backbone or method.backbone,
+        params=params, flops=flops, backbone=method.backbone_for(variant),
         input_size=list(recipe.input_size),
         train={"epochs": recipe.epochs, "iterations": stats.iterations, "max_iters": config.max_iters,
                "images_per_s": stats.images_per_s, "wall_s": stats.wall_s, "workers": config.workers},

@@ -220,6 +220,6 @@ def build_rows(protocol, task, records, methods):
         method = methods[name]
         for variant, numbers in by_variant.items():
             shown_beside_runs = 1 if (name, variant) in measured_variants else 0
-            rows += [Row(method=name, variant=variant, backbone=method.backbone, title=method.title, url=method.url,
-                         reported=entry) for entry in numbers[shown_beside_runs:]]
+            rows += [Row(method=name, variant=variant, backbone=method.backbone_for(), title=method.title,
+                         url=method.url, reported=entry) for entry in numbers[shown_beside_runs:]]
     return sorted(rows, key=_sort_key(task))

@@ -5,6 +5,9 @@ Schema version 1 (every key always present; ``null`` where not applicable)::
     schema_version   1
     run_id           "<method>-<variant>-<protocol>-<recipe>-seed<seed>-<UTC timestamp>"
     plugin, method, variant, protocol, task ("reid" | "classification"), recipe_name ("paper" | "uniform")
+    plugin_distribution  {"name", "version"} of the installed package the plugin comes from ("reid-bench" for
+                     the built-in ones), so a missing plugin names what to install; null for a module imported
+                     from a folder; absent from records written before it existed
     recipe           the fully resolved Recipe as a dict (stages, optimizer, schedule, input size ...)
     overrides        {path: value}: where the recipe differs from the stock one of its name (a config's
                      recipe / loss_terms sections, ``--set``; :mod:`reid_bench.experiment.config`); {} for none
@@ -17,7 +20,7 @@ Schema version 1 (every key always present; ``null`` where not applicable)::
                                     "rerank": null | {"k1", "k2", "lambda"}}} (re-id; see
                      reid_bench.evaluation.test_time)
     params, flops    ints (FLOPs of one forward at the recipe's input size; null if not measurable)
-    backbone         e.g. "resnet50"
+    backbone         e.g. "resnet50": the method's label for it, else its registered model's name
     input_size       [height, width]
     train            {"epochs", "iterations", "max_iters", "images_per_s", "wall_s"}; max_iters: the
                      ``--max-iters`` cap on iterations per epoch (a smoke run), or null
@@ -49,9 +52,9 @@ SCHEMA_VERSION = 1
 #: the keys a record may hold besides ``schema_version``, ``versions`` and ``git_commit`` (filled in by
 #: :func:`build_record`); ``evaluated_checkpoint`` only in the records of ``reid-bench eval``
 FIELDS = (
-    "run_id", "plugin", "method", "variant", "protocol", "task", "recipe_name", "recipe", "overrides", "seed",
-    "metrics", "metrics_reranked", "evaluation", "params", "flops", "backbone", "input_size", "train",
-    "eval_wall_s", "pretrained", "device", "amp", "channels_last", "compile", "started_at", "finished_at",
+    "run_id", "plugin", "plugin_distribution", "method", "variant", "protocol", "task", "recipe_name", "recipe",
+    "overrides", "seed", "metrics", "metrics_reranked", "evaluation", "params", "flops", "backbone", "input_size",
+    "train", "eval_wall_s", "pretrained", "device", "amp", "channels_last", "compile", "started_at", "finished_at",
     "wall_s", "resumed", "history", "run_dir", "distributed", "per_query", "trained_on", "tested_on",
     "evaluated_checkpoint",
 )

@@ -25,7 +25,7 @@ def _recipe(protocol):
 
 METHODS = [
     MethodSpec(
-        name="alpha", model="alpha", loss_terms=(), paper_recipe=_recipe, title="Alpha attention",
+        name="alpha", model="alpha", loss_terms=(), paper_recipe=_recipe, title="Alpha attention", backbone="resnet50",
         url="https://example.org/alpha",
         variants={"full": Variant("everything"), "lite": Variant("half of it")},
         reported=(
@@ -36,7 +36,7 @@ METHODS = [
         ),
     ),
     MethodSpec(
-        name="beta", model="beta", loss_terms=(), paper_recipe=_recipe, title="Beta network",
+        name="beta", model="beta", loss_terms=(), paper_recipe=_recipe, title="Beta network", backbone="resnet50",
         url="https://example.org/beta",
         reported=(
             Reported("cuhk03-labeled", {"mAP": 85.9, "R1": 88.3}, "Table I", measured_on="cuhk03-labeled-classic"),
