@@ -1,6 +1,9 @@
-"""``reid-bench list``: the plugins with their methods, variants and reported numbers; the protocols."""
+"""``reid-bench list``: the plugins with their methods, variants, reported numbers and what else they
+register; the protocols. ``--components``: every model, loss term, sampler, augmentation, optimizer, schedule,
+protocol and spec object with its plugin and keyword arguments (:mod:`reid_bench.components`)."""
 import textwrap
 
+from ..components import KINDS, catalogue, format_arguments
 from ..plugin_manager import CORE_PLUGIN_NAME
 from ..recipes import RECIPES
 
@@ -8,19 +11,59 @@ NAME = "list"
 
 
 def add_parser(commands, common):
-    return commands.add_parser(NAME, parents=[common], help="show plugins, methods, variants and protocols",
-                               description="Show the plugins (built-in and third-party) with their methods, "
-                                           "variants and reported numbers, and the protocols with their splits.")
+    parser = commands.add_parser(NAME, parents=[common], help="show plugins, methods, variants and protocols",
+                                 description="Show the plugins (built-in and third-party) with their methods, "
+                                             "variants, reported numbers and the models, losses and samplers they "
+                                             "register, and the protocols with their splits.")
+    parser.add_argument("--components", action="store_true",
+                        help="instead, every model, loss term, sampler, augmentation, optimizer, schedule, protocol "
+                             "and spec object a plugin can name, with the plugin that owns it and its keyword "
+                             "arguments and defaults")
+    return parser
+
+
+def _owned(registry, plugin):
+    return [name for name in registry.names() if registry.owner(name) == plugin]
 
 
 def _format_metrics(metrics):
     return ", ".join(f"{k} {v:g}" for k, v in metrics.items())
 
 
+def _distribution(distribution):
+    return f"{distribution['name']} {distribution['version'] or ''}".strip() if distribution else "not installed"
+
+
+def _wrap(text, indent):
+    return textwrap.fill(text, width=110, initial_indent=" " * indent, subsequent_indent=" " * indent)
+
+
+def print_components(plugins):
+    """Every component by kind: name, owner (plugin and distribution), arguments, docstring summary."""
+    components = catalogue(plugins)
+    for kind in KINDS:
+        print(f"{kind.title}\n{_wrap(kind.usage, 2)}")
+        for component in (c for c in components if c.kind == kind.name):
+            print(f"  {component.name}  [plugin {component.owner}: {_distribution(component.distribution)}]")
+            if kind.name != "protocol":
+                print(_wrap(f"arguments: {format_arguments(component) or '(none)'}", 6))
+            if component.summary:
+                print(_wrap(component.summary, 6))
+        print()
+    return 0
+
+
 def command(args, plugins):
+    if args.components:
+        return print_components(plugins)
     print("Plugins")
     for name in sorted(set(plugins.plugins) - {CORE_PLUGIN_NAME}):
-        print(f"  {name}  ({plugins.sources[name]})")
+        print(f"  {name}  ({plugins.sources[name]})  {_distribution(plugins.distributions.get(name))}")
+        registered = [f"{kind} {', '.join(names)}" for kind, names in (
+            ("models", _owned(plugins.models, name)), ("losses", _owned(plugins.losses, name)),
+            ("samplers", _owned(plugins.samplers, name)), ("protocols", _owned(plugins.datasets, name))) if names]
+        if registered:
+            print(_wrap("registers " + "; ".join(registered), 4))
         for method_name in plugins.methods_of(name):
             method = plugins.methods.get(method_name)
             print(f"    method {method.name}: {method.title}" + (f"  <{method.url}>" if method.url else ""))
@@ -39,6 +82,7 @@ def command(args, plugins):
             trials += f"; every recipe: {protocol.overrides}"
         print(f"  {name:<26} {protocol.task:<15} {protocol.split}{trials}")
     print(f"\nRecipes: {', '.join(RECIPES)}")
+    print("\nEvery model, loss, sampler, augmentation and optimizer with its arguments: reid-bench list --components")
     if plugins.problems:
         print("\nProblems")
         for problem in plugins.problems:

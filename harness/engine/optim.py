@@ -1,18 +1,39 @@
-"""Optimizers from :class:`reid_bench.spec.OptimizerSpec` and per-epoch learning rates."""
+"""Optimizers from :class:`reid_bench.spec.OptimizerSpec` and per-epoch learning rates.
+
+Each optimizer name is a builder in :data:`OPTIMIZERS`, ``builder(params, **fields)``: its keyword
+arguments are the ``OptimizerSpec`` fields it reads (``reid-bench list --components`` lists them with
+``OptimizerSpec``'s defaults).
+"""
+import inspect
+
 import torch
 
 
+def adam(params, *, lr, weight_decay, betas):
+    """``torch.optim.Adam`` (L2 weight decay in the gradient)."""
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, betas=tuple(betas))
+
+
+def adamw(params, *, lr, weight_decay, betas):
+    """``torch.optim.AdamW`` (decoupled weight decay)."""
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=tuple(betas))
+
+
+def sgd(params, *, lr, weight_decay, momentum, nesterov):
+    """``torch.optim.SGD`` with momentum."""
+    return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov)
+
+
+OPTIMIZERS = {builder.__name__: builder for builder in (adam, adamw, sgd)}
+
+
 def build_optimizer(spec, params):
-    """``torch.optim`` optimizer named by ``spec`` over ``params``."""
-    params = [p for p in params if p.requires_grad]
-    if spec.name == "adam":
-        return torch.optim.Adam(params, lr=spec.lr, weight_decay=spec.weight_decay, betas=tuple(spec.betas))
-    if spec.name == "adamw":
-        return torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay, betas=tuple(spec.betas))
-    if spec.name == "sgd":
-        return torch.optim.SGD(params, lr=spec.lr, weight_decay=spec.weight_decay, momentum=spec.momentum,
-                               nesterov=spec.nesterov)
-    raise ValueError(f"unknown optimizer {spec.name!r}; expected adam, adamw or sgd")
+    """``torch.optim`` optimizer named by ``spec`` over ``params`` (those that require a gradient)."""
+    if spec.name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {spec.name!r}; expected {', '.join(OPTIMIZERS)}")
+    builder = OPTIMIZERS[spec.name]
+    fields = list(inspect.signature(builder).parameters)[1:]
+    return builder([p for p in params if p.requires_grad], **{name: getattr(spec, name) for name in fields})
 
 
 def set_learning_rate(optimizer, lr):
