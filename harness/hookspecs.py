@@ -7,7 +7,8 @@ Built-in plugins and third-party packages are found the same way: an entry point
 Every hook is a *registration* hook: it is called exactly once per plugin with a
 :class:`reid_bench.registry.Registry` and adds named entries to it with ``registry.add(name, obj)``.
 A name registered by two plugins is an error naming both; a plugin whose hook raises is reported and
-skipped while the others load.
+skipped while the others load. ``docs/plugin-authors.md`` is the author's guide; ``reid-bench new-plugin NAME``
+writes a package to start from.
 
 Example::
 

@@ -132,7 +132,8 @@ class Budget:
 
 @dataclass(frozen=True)
 class Augment:
-    """A training augmentation by name, see :mod:`reid_bench.data.transforms` for the names.
+    """A training augmentation by name and its parameters (``reid-bench list --components`` lists them;
+    :mod:`reid_bench.data.transforms`).
 
     ``start_epoch`` switches it on from that epoch (CCAN applies random erasing from epoch 50).
     """

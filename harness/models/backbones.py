@@ -1,10 +1,12 @@
-"""Backbones from torchvision (ResNet-50/101, GoogLeNet), loaded with pretrained weights or started from
+"""Backbones from torchvision (ResNet-18/34/50/101, GoogLeNet), loaded with pretrained weights or started from
 scratch with identity residual blocks. Where the weights come from is :mod:`.weights`."""
 import torch
 import torchvision
 
 #: architecture -> torchvision weight enums whose files are accepted, preferred first
 WEIGHT_ENUMS = {
+    "resnet18": ("ResNet18_Weights", ("IMAGENET1K_V1",)),
+    "resnet34": ("ResNet34_Weights", ("IMAGENET1K_V1",)),
     "resnet50": ("ResNet50_Weights", ("IMAGENET1K_V1", "IMAGENET1K_V2")),
     "resnet101": ("ResNet101_Weights", ("IMAGENET1K_V1", "IMAGENET1K_V2")),
     "googlenet": ("GoogLeNet_Weights", ("IMAGENET1K_V1",)),
@@ -34,7 +36,13 @@ def resnet_geometry(module):
     if layer4 is None or not hasattr(layer4[0], "conv2"):
         return {}
     dilated = layer4[-1].conv2.dilation[0] > 1  # the first block of a dilated layer keeps its input's dilation
-    return {"last_stride": 1} if layer4[0].conv2.stride[0] == 1 and not dilated else {}
+    return {"last_stride": 1} if _strided_conv(layer4[0]).stride[0] == 1 and not dilated else {}
+
+
+def _strided_conv(block):
+    """The convolution that strides a ResNet block: a bottleneck's 3x3 (``conv2``, torchvision's ResNet
+    v1.5 and torchreid's), a basic block's first (``conv1``, ResNet-18/34)."""
+    return block.conv2 if hasattr(block, "conv3") else block.conv1
 
 
 def load_imagenet_weights(module, arch, pretrained, strict=True):
@@ -63,11 +71,11 @@ def load_imagenet_weights(module, arch, pretrained, strict=True):
 
 
 def resnet(depth=50, pretrained=False, last_stride=2, **kwargs):
-    """A torchvision ResNet-50/101 with layer4's stride ``last_stride`` (``kwargs`` go to torchvision,
+    """A torchvision ResNet-18/34/50/101 with layer4's stride ``last_stride`` (``kwargs`` go to torchvision,
     e.g. ``replace_stride_with_dilation``), with pretrained weights when ``pretrained`` is given."""
     arch = f"resnet{depth}"
     if arch not in WEIGHT_ENUMS:
-        raise ValueError(f"unsupported ResNet depth {depth}; expected 50 or 101")
+        raise ValueError(f"unsupported ResNet depth {depth}; expected 18, 34, 50 or 101")
     model = getattr(torchvision.models, arch)(weights=None, **kwargs)
     if last_stride != 2:  # a dilated layer4 has stride 1 already
         set_last_stride(model, last_stride)
@@ -77,7 +85,7 @@ def resnet(depth=50, pretrained=False, last_stride=2, **kwargs):
 def set_last_stride(net, stride):
     """Set the stride of a torchvision ResNet's layer4 (BoT/MSReID use last stride 1)."""
     block = net.layer4[0]
-    block.conv2.stride = (stride, stride)
+    _strided_conv(block).stride = (stride, stride)
     block.downsample[0].stride = (stride, stride)
     return net
 

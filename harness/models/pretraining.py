@@ -89,7 +89,7 @@ def build_backbone(arch, last_stride=2):
     """``(backbone, feature_dim)``: torchvision's ``arch`` from scratch (residual blocks starting as the
     identity), a ResNet with layer4's stride ``last_stride``, its classifier replaced by the identity so
     that it returns pooled features."""
-    if arch in ("resnet50", "resnet101"):
+    if arch in ("resnet18", "resnet34", "resnet50", "resnet101"):
         net = zero_init_residuals(set_last_stride(getattr(torchvision.models, arch)(weights=None), last_stride))
         dim = net.fc.in_features
         net.fc = nn.Identity()
@@ -99,7 +99,8 @@ def build_backbone(arch, last_stride=2):
         net.fc = nn.Identity()
         net.dropout = nn.Identity()
     else:
-        raise ValueError(f"no synthetic pretraining for {arch!r}; expected resnet50, resnet101 or googlenet")
+        raise ValueError(f"no synthetic pretraining for {arch!r}; expected resnet18, resnet34, resnet50, resnet101 or "
+                         "googlenet")
     return net, dim
 
 

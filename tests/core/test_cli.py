@@ -17,7 +17,8 @@ def test_help_names_every_command(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("list", "run", "config", "eval", "extract", "search", "export", "compare", "leaderboard", "visualize"):
+    for command in ("list", "run", "config", "eval", "extract", "search", "export", "compare", "leaderboard", "visualize",
+                    "new-plugin"):
         assert command in out
 
 
