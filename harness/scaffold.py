@@ -66,7 +66,7 @@ paper's own numbers go into `reported=` there, each with the table they come fro
 ## Install, test, run
 
 ```bash
-pip install -e .
+pip install -e ".[test]"           # the package and pytest
 pytest
 reid-bench list                    # shows $name: its method, variants and what it registers
 reid-bench run --plugin $name --dataset synthetic --epochs 1 --max-iters 2
@@ -183,7 +183,7 @@ METHOD = MethodSpec(
     model="$name",
     loss_terms=LOSS_TERMS,
     paper_recipe=paper_recipe,
-    title="$name: ResNet-18 + BNNeck, softmax + triplet",
+    title="ResNet-18 + BNNeck, softmax + triplet (the new-plugin template; the paper's title here)",
     citation="",  # "Authors, Title, Venue Year" (README.md)
     url="",
     backbone="resnet18",

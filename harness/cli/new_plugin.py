@@ -21,5 +21,5 @@ def add_parser(commands, common):
 def command(args, plugins):
     taken = set(plugins.plugins) | set(plugins.methods.names()) | set(plugins.models.names())
     folder = write_plugin(args.name, args.output, version=__version__, taken=taken)
-    print(f"wrote {folder}\nnext: pip install -e {folder} && pytest {folder} && reid-bench list")
+    print(f"wrote {folder}\nnext: pip install -e \"{folder}[test]\" && pytest {folder} && reid-bench list")
     return 0
