@@ -5,7 +5,7 @@ from .errors import DuplicateRegistrationError, UnknownNameError
 
 #: names of plugins' registrations (and of methods' variants): they become folder names, file names and
 #: table cells, so a letter or digit first (no ``..``, no hidden folder) and no separators or line breaks
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.,+=-]*$")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.,+=-]*\Z")
 
 
 def check_name(kind, name):

@@ -6,7 +6,10 @@ A run's folder is ``<output>/<method>/<variant>/<protocol>/<recipe>/seed<N>`` (:
 """
 import hashlib
 import json
+import os
 import re
+
+from .errors import UserError
 
 CHECKPOINT_FILE = "checkpoint.pt"  # written every epoch (:mod:`reid_bench.engine.checkpoint`)
 MODEL_FILE = "model.pt"  # the trained weights, a state dict
@@ -16,7 +19,7 @@ SETTINGS_FILE = "settings.json"  # what else changes training (--max-iters, weig
 CONFIG_FILE = "config.yaml"  # the run's experiment config (`reid-bench run --config` runs it again)
 RESULTS_FOLDER = "results"  # beside the run folders under <output>: records and per-query files
 #: a run folder's last part, and how many parts lie below ``<output>``
-SEED_FOLDER = re.compile(r"^seed\d+$")
+SEED_FOLDER = re.compile(r"seed\d+\Z")
 RUN_FOLDER_DEPTH = 5  # method / variant / protocol / recipe / seed<N>
 
 
@@ -34,3 +37,13 @@ def run_folder_parts(method_name, variant, protocol, recipe_name, seed, override
     if overrides:
         recipe_name += "-set-" + hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
     return [slug(part) for part in (method_name, variant, protocol, recipe_name, f"seed{seed}")]
+
+
+def file_in(folder, name):
+    """``folder/name`` for a file we write, where ``name`` comes from data (a record's ``run_id``, a run.json):
+    :class:`UserError` unless it is one plain file name, so no name read from a file can write elsewhere."""
+    if (not isinstance(name, str) or name in ("", ".", "..") or os.sep in name or (os.altsep and os.altsep in name)
+            or any(ord(char) < 32 for char in name)):
+        raise UserError(f"refusing to write {name!r} into {folder}: expected one plain file name (no folders, "
+                        "no line breaks); the run.json or record it comes from is damaged or crafted")
+    return os.path.join(folder, name)

@@ -35,11 +35,12 @@ from ..experiment.config import recipe_of_document
 from ..models.building import build_model
 from ..plugin_manager import load_plugins
 from ..recipes import resolve_recipe
+from ..registry import NAME
 from ..run_folder import MODEL_FILE, RECIPE_FILE, RUN_INFO_FILE
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 RUN_INFO_KEYS = {"method": str, "variant": str, "protocol": str, "recipe_name": str, "num_classes": int,
-                 "input_size": list}
+                 "input_size": list, "seed": int}
 
 
 def _read_json(path, expected):
@@ -61,8 +62,15 @@ def read_run_info(path):
     if not wrong and (info["num_classes"] < 1 or len(info["input_size"]) != 2
                       or not all(isinstance(v, int) and v >= 1 for v in info["input_size"])):
         wrong = ["num_classes" if info["num_classes"] < 1 else "input_size"]
+    wrong += [key for key in ("method", "variant", "protocol", "recipe_name")
+              if key not in wrong and not NAME.match(info[key])]
+    if "seed" not in wrong and info["seed"] < 0:  # the seed names the run's records
+        wrong.append("seed")
+    if not isinstance(info.get("overrides") or {}, dict):
+        wrong.append("overrides")
     if wrong:
         expected = ", ".join(f"{key} ({kind.__name__})" for key, kind in RUN_INFO_KEYS.items())
+        expected += " (names of letters, digits and _ . , + = -; a seed of 0 or more), overrides (object)"
         raise UserError(f"{path} has a missing or bad {', '.join(wrong)}; expected {expected} as `reid-bench run` "
                         "writes them")
     return info

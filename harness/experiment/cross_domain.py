@@ -17,7 +17,7 @@ import os
 from ..errors import UserError
 from ..results.per_query import per_query_filename, save_per_query
 from ..results.records import build_record, utc_now, write_record
-from ..run_folder import MODEL_FILE, RECIPE_FILE, RESULTS_FOLDER, SETTINGS_FILE
+from ..run_folder import MODEL_FILE, RECIPE_FILE, RESULTS_FOLDER, SETTINGS_FILE, file_in
 
 
 def check_targets(source, names, datasets):
@@ -55,7 +55,7 @@ def record_on(base, protocol, evaluation, source, results_dir):
         eval_wall_s=evaluation.details.get("wall_s"), finished_at=utc_now(),
     )
     record["per_query"] = per_query_filename(record["run_id"])
-    save_per_query(os.path.join(results_dir, record["per_query"]), [evaluation.per_query])
+    save_per_query(file_in(results_dir, record["per_query"]), [evaluation.per_query])
     return record, write_record(results_dir, record)
 
 

@@ -28,7 +28,7 @@ from ..models.weights import Pretrained
 from ..results.per_query import per_query_filename, save_per_query
 from ..results.records import build_record, utc_now, write_json_atomic, write_record
 from ..run_folder import (CHECKPOINT_FILE, CONFIG_FILE, MODEL_FILE, RECIPE_FILE, RESULTS_FOLDER, RUN_INFO_FILE,
-                          SETTINGS_FILE, run_folder_parts, slug)
+                          SETTINGS_FILE, file_in, run_folder_parts, slug)
 from ..spec import ReidSplits
 from .config import config_document, differences, dump, experiment_of_run, resolve_experiment
 from .cross_domain import check_targets, record_on
@@ -261,7 +261,7 @@ def run(config, plugins, log=print):
     if record["metrics_reranked"]:
         log(f"re-ranked: {json.dumps(record['metrics_reranked'])}")
     if record["per_query"]:  # written first: a record never names a missing file
-        save_per_query(os.path.join(config.output, RESULTS_FOLDER, record["per_query"]), per_trial_queries)
+        save_per_query(file_in(os.path.join(config.output, RESULTS_FOLDER), record["per_query"]), per_trial_queries)
     path = write_record(os.path.join(config.output, RESULTS_FOLDER), record)
     log(f"result record: {path}")
     for target in targets:

@@ -41,7 +41,7 @@ REQUIRED_KEYS = (
 )
 
 #: protocol names become file names of the pages
-PROTOCOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+PROTOCOL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")
 #: the version at the end of a synthetic pretraining's description, "synthetic (... v2)"
 SYNTHETIC_VERSION = re.compile(r" v(\d+)\)$")
 #: a cross-domain page is named ``<trained on>-><tested on>`` (">" is in no protocol name)

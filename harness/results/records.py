@@ -47,6 +47,7 @@ import platform
 import subprocess
 
 from ..atomic import write_text_atomic
+from ..run_folder import file_in
 
 SCHEMA_VERSION = 1
 #: the keys a record may hold besides ``schema_version``, ``versions`` and ``git_commit`` (filled in by
@@ -116,7 +117,7 @@ def build_record(**fields):
 def write_record(results_dir, record):
     """Write a result record as ``<results_dir>/<run_id>.json`` and return the path."""
     record = {"schema_version": SCHEMA_VERSION, **record}
-    return write_json_atomic(os.path.join(results_dir, f"{record['run_id']}.json"), record)
+    return write_json_atomic(file_in(results_dir, f"{record['run_id']}.json"), record)
 
 
 def read_record(path):
