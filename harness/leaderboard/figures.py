@@ -13,6 +13,7 @@ fonts beyond matplotlib's own DejaVu Sans) and no date or creator metadata.
 """
 import os
 
+from ..atomic import write_atomic
 from ..spec import CMC_RANKS
 from .aggregate import PRIMARY_METRIC
 
@@ -95,8 +96,8 @@ def write_page_figures(page, rows, out_dir):
     with matplotlib.rc_context(SVG_RC):
         figures = ([_cmc_figure(measured, plt)] if page.task == "reid" else []) + [_bar_figure(measured, metric, plt)]
         for name, figure in zip(names, figures):
-            path = os.path.join(out_dir, name)
-            figure.savefig(path, format="svg", metadata=METADATA)
+            path = write_atomic(os.path.join(out_dir, name),  # replaces a symlink there, never writes through it
+                                lambda stream: figure.savefig(stream, format="svg", metadata=METADATA))
             plt.close(figure)
             written.append(path)
     return written

@@ -60,3 +60,17 @@ def test_a_record_with_a_bad_cmc_is_skipped():
     record["evaluation"]["cmc"] = [50.0, "x"]
     with pytest.raises(InvalidRecord, match="evaluation.cmc"):
         parse_record("r.json", record)
+
+
+def test_a_figure_replaces_a_symlink_instead_of_writing_through_it(tmp_path, plugin_set):
+    """Reliability issue, defect 2: a ``synthetic-cmc.svg`` symlink in the output overwrote its target."""
+    write_records(tmp_path / "results", _records())
+    out = tmp_path / "out"
+    out.mkdir()
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    os.symlink(target, out / "synthetic-cmc.svg")
+    write_leaderboards([str(tmp_path / "results")], str(out), plugin_set)
+    assert target.read_text() == "keep me"
+    assert not os.path.islink(out / "synthetic-cmc.svg")
+    ElementTree.fromstring((out / "synthetic-cmc.svg").read_bytes())
