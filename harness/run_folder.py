@@ -4,6 +4,8 @@ writes there, read back by ``eval``, ``compare``, ``sweep``, ``visualize`` and :
 A run's folder is ``<output>/<method>/<variant>/<protocol>/<recipe>/seed<N>`` (:func:`run_folder_parts`;
 ``trial<K>`` below it for multi-trial protocols); its records go to ``<output>/results``.
 """
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -17,6 +19,7 @@ RUN_INFO_FILE = "run.json"  # what the model is: method, variant, protocol, reci
 RECIPE_FILE = "recipe.json"  # the resolved recipe the run was started with
 SETTINGS_FILE = "settings.json"  # what else changes training (--max-iters, weights, AMP, workers, world size)
 CONFIG_FILE = "config.yaml"  # the run's experiment config (`reid-bench run --config` runs it again)
+LOCK_FILE = ".lock"  # held by the process training in the folder (:func:`run_folder_lock`), removed after
 RESULTS_FOLDER = "results"  # beside the run folders under <output>: records and per-query files
 #: a run folder's last part, and how many parts lie below ``<output>``
 SEED_FOLDER = re.compile(r"seed\d+\Z")
@@ -47,3 +50,28 @@ def file_in(folder, name):
         raise UserError(f"refusing to write {name!r} into {folder}: expected one plain file name (no folders, "
                         "no line breaks); the run.json or record it comes from is damaged or crafted")
     return os.path.join(folder, name)
+
+
+@contextlib.contextmanager
+def run_folder_lock(folder):
+    """Hold ``folder``'s lock (an ``flock`` on ``folder/.lock`` holding our pid) for the block; a
+    :class:`UserError` naming the holder when another process trains there, so two runs never mix their
+    checkpoints, records and TensorBoard events. The kernel drops the lock when its process dies."""
+    path = os.path.join(folder, LOCK_FILE)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise UserError(f"{folder} is in use by process {holder} (another `reid-bench run` training there); wait "
+                        "for it to finish or stop it, or pass another --output") from None
+    try:
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        os.unlink(path)
+        handle.close()

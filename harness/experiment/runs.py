@@ -5,6 +5,7 @@ Run folders are deterministic, ``<output>/<method>/<variant>/<protocol>/<recipe>
 (:mod:`reid_bench.run_folder`), so ``--resume`` finds the checkpoint of an interrupted run. Result records
 go to ``<output>/results``.
 """
+import contextlib
 import json
 import os
 import tempfile
@@ -28,7 +29,7 @@ from ..models.weights import Pretrained
 from ..results.per_query import per_query_filename, save_per_query
 from ..results.records import build_record, utc_now, write_json_atomic, write_record
 from ..run_folder import (CHECKPOINT_FILE, CONFIG_FILE, MODEL_FILE, RECIPE_FILE, RESULTS_FOLDER, RUN_INFO_FILE,
-                          SETTINGS_FILE, file_in, run_folder_parts, slug)
+                          SETTINGS_FILE, file_in, run_folder_lock, run_folder_parts, slug)
 from ..spec import ReidSplits
 from .config import config_document, differences, dump, experiment_of_run, resolve_experiment
 from .cross_domain import check_targets, record_on
@@ -159,7 +160,13 @@ def check_resume_matches(trial_dir, recipe, settings=None):
 
 def run(config, plugins, log=print):
     """Train and evaluate one seed; returns ``(record, record_path)``, ``(None, None)`` on the ranks other
-    than 0 of a torchrun launch (:mod:`reid_bench.engine.distributed`: rank 0 writes and evaluates)."""
+    than 0 of a torchrun launch (:mod:`reid_bench.engine.distributed`: rank 0 writes and evaluates). The run
+    folder is locked from its making to the record (:func:`run_folder_lock`)."""
+    with contextlib.ExitStack() as held:
+        return _run(config, plugins, log, held)
+
+
+def _run(config, plugins, log, held):
     method = plugins.method_for_plugin(config.plugin)
     variant = config.variant or method.default_variant
     method.variant(variant)  # unknown variants fail here, listing the known ones
@@ -199,6 +206,8 @@ def run(config, plugins, log=print):
         # the run folder is made only once the data and the model are there: a failed check leaves none
         if ranks.is_main:
             os.makedirs(trial_dir, exist_ok=True)
+            if trial == 0:
+                held.enter_context(run_folder_lock(folder))
             write_json_atomic(os.path.join(trial_dir, RECIPE_FILE), recipe.to_dict())
             write_json_atomic(os.path.join(trial_dir, SETTINGS_FILE), _training_settings(config, pretrained, amp))
             write_text_atomic(os.path.join(trial_dir, CONFIG_FILE),

@@ -287,3 +287,16 @@ def test_eval_with_a_bad_run_json(toy_run_folder, tmp_path, capsys, content, exp
     (folder / "model.pt").write_bytes(open(os.path.join(toy_run_folder, "model.pt"), "rb").read())
     assert _eval(folder / "model.pt") == 2
     one_error_line(capsys, expected)
+
+
+def test_a_run_folder_in_use_is_refused_naming_its_process(tmp_path, capsys, no_training):
+    """Reliability issue, defect 3: two runs into one folder both trained there and one record overwrote
+    the other; now the second says which process holds the folder, and the lock goes with its holder."""
+    from reid_bench.run_folder import LOCK_FILE, run_folder_lock
+
+    folder = tmp_path / TOY_RUN_DIR
+    folder.mkdir(parents=True)
+    with run_folder_lock(str(folder)):
+        assert main(TOY + ["--output", str(tmp_path)]) == 2
+        one_error_line(capsys, str(folder), f"in use by process {os.getpid()}")
+    assert not (folder / LOCK_FILE).exists()
