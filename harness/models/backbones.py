@@ -3,6 +3,8 @@ scratch with identity residual blocks. Where the weights come from is :mod:`.wei
 import torch
 import torchvision
 
+from ..errors import UserError
+
 #: architecture -> torchvision weight enums whose files are accepted, preferred first
 WEIGHT_ENUMS = {
     "resnet18": ("ResNet18_Weights", ("IMAGENET1K_V1",)),
@@ -56,17 +58,23 @@ def load_imagenet_weights(module, arch, pretrained, strict=True):
     """
     if not pretrained:
         return zero_init_residuals(module)
-    state = torch.load(pretrained.weights_for(arch, resnet_geometry(module)), map_location="cpu", weights_only=True)
+    path = pretrained.weights_for(arch, resnet_geometry(module))
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    own = module.state_dict()
+    if not isinstance(state, dict) or not any(key in own for key in state):
+        # e.g. a run's model.pt (its keys start with the plugin's module names): nothing would be loaded
+        raise UserError(f"{path} matches none of {arch}'s parameters; expected torchvision's {arch} weights "
+                        f"({', '.join(WEIGHT_ENUMS[arch][1])}) or the synthetic ones")
     if not strict:
-        own = module.state_dict()
         state = {k: v for k, v in state.items() if k in own}
     # The synthetic weights carry no classifier (``fc``): a strict load accepts that difference only.
     optional = ("fc.",) if pretrained.source == "synthetic" else ()
     missing, unexpected = module.load_state_dict(state, strict=False)
     missing = [key for key in missing if not key.startswith(optional)]
     if strict and (missing or unexpected):
-        raise RuntimeError(f"pretrained {arch} weights do not fit the model: missing keys {missing}, "
-                           f"unexpected keys {unexpected}")
+        raise UserError(f"{path} does not fit {arch}: missing keys {missing[:5]}{' ...' if len(missing) > 5 else ''}, "
+                        f"unexpected keys {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}; expected "
+                        f"torchvision's {arch} weights")
     return module
 
 

@@ -28,3 +28,23 @@ def test_a_zero_initialised_bottleneck_is_relu_of_its_shortcut():
     block = zero_init_residuals(resnet(50, pretrained=False)).layer1[0].eval()
     x = torch.randn(2, 64, 8, 4)
     assert torch.allclose(block(x), torch.relu(block.downsample(x)))
+
+
+def test_a_weights_file_that_matches_nothing_is_refused_not_silently_skipped(tmp_path):
+    """Reliability issue, defect 5: a run's model.pt given as --weights-dir loaded no tensor (mAP 2.0) while
+    the record said ImageNet weights; now it is an error naming the file, for strict and lenient loads."""
+    import pytest
+
+    from reid_bench.errors import UserError
+    from reid_bench.models.weights import Pretrained
+
+    net = resnet(18, pretrained=False)
+    run_weights = tmp_path / "model.pt"
+    torch.save({f"backbone.{key}": value for key, value in net.state_dict().items()}, run_weights)
+    for strict in (True, False):
+        with pytest.raises(UserError, match="matches none of resnet18's parameters"):
+            load_imagenet_weights(resnet(18, pretrained=False), "resnet18", Pretrained(str(run_weights)), strict)
+    fitting = tmp_path / "resnet18.pth"
+    torch.save(net.state_dict(), fitting)
+    loaded = load_imagenet_weights(resnet(18, pretrained=False), "resnet18", Pretrained(str(fitting)))
+    assert torch.equal(loaded.conv1.weight, net.conv1.weight)
