@@ -14,6 +14,7 @@ A record's mAP is reproduced from it: per trial, the mean of ``ap`` over queries
 ``num_matches > 0``, in percent, then the mean over trials.
 """
 import os
+import zipfile
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def load_per_query(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             columns = {name: data[name] for name in data.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # a truncated file is a bad zip
         raise UserError(f"cannot read {path} as per-query results ({type(exc).__name__}: {exc}); expected the "
                         f"{SUFFIX} file that `reid-bench run` writes beside a result record") from None
     missing = [name for name in REQUIRED if name not in columns]
@@ -53,6 +54,11 @@ def load_per_query(path):
     if missing or len(lengths) != 1:
         raise UserError(f"{path} is not a per-query file: "
                         + (f"it lacks {', '.join(missing)}" if missing else "its columns differ in length"))
+    if any(columns[name].ndim != 1 or columns[name].dtype.kind not in "iuf" for name in columns):
+        raise UserError(f"{path} is not a per-query file: expected one number per query in every column")
+    valid = columns["num_matches"] > 0
+    if not all(np.isfinite(columns[name][valid]).all() for name in ("ap", "ap_reranked") if name in columns):
+        raise UserError(f"{path} holds a non-finite AP for a query with a true match; expected values in [0, 1]")
     return columns
 
 

@@ -130,6 +130,8 @@ def read_record(path):
         raise InvalidRecord(f"cannot be read: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InvalidRecord(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidRecord("nested too deeply to be a result record") from None
 
 
 def find_record_files(result_dirs):

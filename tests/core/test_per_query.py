@@ -58,3 +58,20 @@ def test_unreadable_per_query_file_is_a_user_error(tmp_path):
     np.savez(str(tmp_path / "y.npz"), ap=np.zeros(3))
     with pytest.raises(UserError, match="lacks"):
         load_per_query(str(tmp_path / "y.npz"))
+
+
+def test_truncated_and_non_finite_per_query_files_are_user_errors(tmp_path):
+    """Reliability issue, defect 7: a truncated file or a NaN AP gave tracebacks in leaderboard and compare."""
+    columns = {"trial": np.zeros(3, dtype=np.int64), "pid": np.arange(3), "camid": np.zeros(3, dtype=np.int64),
+               "ap": np.array([0.5, 1.0, np.nan]), "first_rank": np.array([1, 1, 0]),
+               "num_matches": np.array([2, 1, 0])}
+    good = tmp_path / "good.queries.npz"
+    np.savez(str(good), **columns)
+    assert mean_ap(load_per_query(str(good))) == pytest.approx(75.0)  # the NaN is a query without a match
+    truncated = tmp_path / "truncated.queries.npz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(UserError, match="per-query"):
+        load_per_query(str(truncated))
+    np.savez(str(tmp_path / "nan.npz"), **{**columns, "ap": np.array([np.nan, 1.0, np.nan])})
+    with pytest.raises(UserError, match="non-finite AP"):
+        load_per_query(str(tmp_path / "nan.npz"))

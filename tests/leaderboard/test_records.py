@@ -106,3 +106,13 @@ def test_cli_warns_about_skipped_records(tmp_path, capsys):
     assert str(tmp_path / "out" / "README.md") in captured.out
     assert "| my_method " in (tmp_path / "out" / "synthetic.md").read_text()
     assert json.loads((results / "foreign.json").read_text()) == {"hello": 1}  # reported, never touched
+
+
+def test_a_deeply_nested_file_is_skipped_not_a_crash(tmp_path, plugin_set):
+    """Reliability issue, defect 7: a 100,000-level nested JSON file stopped the leaderboard half-way."""
+    results = tmp_path / "results"
+    write_records(results, [make_record(seed=0)])
+    (results / "nested.json").write_text("[" * 100_000 + "]" * 100_000)
+    report = write_leaderboards([str(results)], str(tmp_path / "out"), plugin_set)
+    assert _reasons(report.skipped) == {"nested.json": "nested too deeply to be a result record"}
+    assert report.records_used == 1
