@@ -1,7 +1,9 @@
 """``reid-bench leaderboard``: regenerate ``leaderboards/*.md`` (and their figures) from result records."""
 import argparse
+import os
 import sys
 
+from ..errors import UserError
 from ..leaderboard import DEFAULT_OUT_DIR, DEFAULT_RESULT_DIRS
 
 NAME = "leaderboard"
@@ -33,6 +35,11 @@ def add_parser(commands, common):
 def command(args, plugins):
     from ..leaderboard import write_leaderboards
 
+    if args.results != list(DEFAULT_RESULT_DIRS):  # folders named on purpose: without them every page would lose runs
+        missing = [folder for folder in args.results if not os.path.isdir(folder)]
+        if missing:
+            raise UserError(f"--results {missing[0]}: no such folder; expected a folder of result records "
+                            "(nothing was rewritten)")
     report = write_leaderboards(args.results, args.out, plugins, include_smoke=args.include_smoke)
     for folder in report.missing_dirs:
         print(f"warning: no result folder {folder}", file=sys.stderr)

@@ -50,11 +50,13 @@ def write_leaderboards(result_dirs, out_dir, plugin_set, include_smoke=False):
     pages, records_by_protocol, mismatched = protocol_pages(records, methods, protocols)
     report = LeaderboardReport(skipped=sorted(skipped + mismatched, key=lambda item: item.path),
                                missing_dirs=list(missing))
+    # every page is computed before any is written: a failure leaves the old pages, not half new ones
+    computed = [(page, build_rows(page.name, page.task, records_by_protocol.get(page.name, []), methods))
+                for page in pages]
     os.makedirs(out_dir, exist_ok=True)
     index = []
-    for page in pages:
+    for page, rows in computed:
         page_records = records_by_protocol.get(page.name, [])
-        rows = build_rows(page.name, page.task, page_records, methods)
         filename = page_filename(page.name)
         figures = write_page_figures(page, rows, out_dir)
         report.figures += figures

@@ -116,3 +116,38 @@ def test_a_deeply_nested_file_is_skipped_not_a_crash(tmp_path, plugin_set):
     report = write_leaderboards([str(results)], str(tmp_path / "out"), plugin_set)
     assert _reasons(report.skipped) == {"nested.json": "nested too deeply to be a result record"}
     assert report.records_used == 1
+
+
+def test_a_named_results_folder_that_does_not_exist_rewrites_nothing(tmp_path, capsys):
+    """Reliability issue, defect 9: a mistyped --results only warned and rewrote every page without its runs."""
+    results = tmp_path / "results"
+    write_records(results, [make_record(method="my_method", seed=0)])
+    out = tmp_path / "out"
+    assert reid_bench(["leaderboard", "--results", str(results), "--out", str(out)]) == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert reid_bench(["leaderboard", "--results", str(results), "--results", str(tmp_path / "typo"),
+                       "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "error: --results" in err and "typo" in err and "Traceback" not in err
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+
+
+def test_pages_are_all_computed_before_any_is_written(tmp_path, plugin_set, monkeypatch):
+    """Reliability issue, defect 7: a failure while computing one page left others rewritten."""
+    import reid_bench.leaderboard as leaderboard
+
+    results = tmp_path / "results"
+    write_records(results, [make_record(seed=0)])
+    out = tmp_path / "out"
+    calls = []
+
+    def failing_rows(name, *args):
+        calls.append(name)
+        if len(calls) == 3:
+            raise RuntimeError("a page that cannot be computed")
+        return []
+
+    monkeypatch.setattr(leaderboard, "build_rows", failing_rows)
+    with pytest.raises(RuntimeError):
+        write_leaderboards([str(results)], str(out), plugin_set)
+    assert not out.exists() or not any(out.iterdir())
