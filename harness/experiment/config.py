@@ -36,6 +36,7 @@ from typing import Optional
 import yaml
 
 from ..errors import UserError, did_you_mean
+from ..evaluation.evaluate import EVALUATORS
 from ..evaluation.test_time import QueryExpansion, Reranking, TestTimeOptions
 from ..recipes import RECIPES, resolve_recipe
 
@@ -43,6 +44,10 @@ from ..recipes import RECIPES, resolve_recipe
 #: (a config has ``seeds``) and the recipe (its own section)
 NOT_OPTIONS = ("resume", "overwrite", "progress", "seed", "recipe", "recipe_patches", "loss_patches")
 SECTIONS = ("recipe", "loss_terms")
+#: the least value of numeric run options, and the values a named option takes: checked before any folder is made
+MINIMUM = {"epochs": 0, "max_iters": 1, "batch_size": 1, "workers": 0, "eval_batch_size": 1, "eval_every": 1}
+CHOICES = {"evaluator": EVALUATORS}
+MAX_SEED = 2 ** 32 - 1  # numpy's and torch's seeding take 32 bits
 HEADER = "# reid-bench run configuration: `reid-bench run --config THIS_FILE [--set KEY=VALUE ...]`\n"
 
 
@@ -286,8 +291,8 @@ def _check_option(name, value, fields, where):
     """A run option's value checked against RunConfig's annotation."""
     if name == "seeds":
         seeds = value if isinstance(value, list) else [value]
-        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-            raise UserError(f"{where}: seeds: expected a list of whole numbers of at least 0, got {value!r}")
+        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds):
+            raise UserError(f"{where}: seeds: expected a list of whole numbers from 0 to {MAX_SEED}, got {value!r}")
         return seeds
     if name == "test_time":
         return _test_time_option(value, where)
@@ -311,6 +316,27 @@ def _check_option(name, value, fields, where):
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         expected = _scalar_name(list if kind is tuple else kind) + (" or null" if optional else "")
         raise UserError(f"{where}: {name}: expected {expected}, got {value!r}")
+    return _check_value(name, value, where)
+
+
+def _check_value(name, value, where):
+    """A typed run option's value checked for range and name (:data:`MINIMUM`, :data:`CHOICES`, the input
+    size, the device), so a bad value stops the run before any folder is made, never after training."""
+    if name in MINIMUM and value < MINIMUM[name]:
+        raise UserError(f"{where}: {name}: expected at least {MINIMUM[name]}, got {value!r}")
+    if name in CHOICES and value not in CHOICES[name]:
+        raise UserError(f"{where}: {name}: expected one of {', '.join(CHOICES[name])}, got {value!r}")
+    if name == "input_size" and (len(value) != 2 or not all(
+            isinstance(side, int) and not isinstance(side, bool) and side >= 1 for side in value)):
+        raise UserError(f"{where}: input_size: expected [height, width], two whole numbers of at least 1, "
+                        f"got {list(value)!r}")
+    if name == "device" and value != "auto":
+        import torch
+
+        try:
+            torch.device(value)
+        except (RuntimeError, ValueError):
+            raise UserError(f"{where}: device: expected auto, cpu, cuda or cuda:N, got {value!r}") from None
     return value
 
 

@@ -300,3 +300,19 @@ def test_a_run_folder_in_use_is_refused_naming_its_process(tmp_path, capsys, no_
         assert main(TOY + ["--output", str(tmp_path)]) == 2
         one_error_line(capsys, str(folder), f"in use by process {os.getpid()}")
     assert not (folder / LOCK_FILE).exists()
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--set", "eval_batch_size=0"], ["eval_batch_size", "at least 1"]),
+    (["--set", "evaluator=foo"], ["evaluator", "reid_bench, torchreid", "'foo'"]),
+    (["--set", "input_size=[a,b]"], ["input_size", "[height, width]"]),
+    (["--set", "input_size=[0,0]"], ["input_size", "[height, width]"]),
+    (["--device", "foo"], ["device", "auto, cpu, cuda or cuda:N", "'foo'"]),
+    (["--seeds", "99999999999999999999"], ["seeds", "4294967295"]),
+    (["--set", "eval_every=0"], ["eval_every", "at least 1"]),
+])
+def test_bad_values_stop_the_run_before_any_folder(tmp_path, capsys, no_training, extra, expected):
+    """Reliability issue, defect 6: these failed after model.pt was written, or with a traceback."""
+    assert main(BASELINE + ["--output", str(tmp_path / "runs")] + extra) == 2
+    one_error_line(capsys, *expected)
+    assert not (tmp_path / "runs").exists()
