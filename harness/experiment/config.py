@@ -30,11 +30,13 @@ harness's one-line ``error:`` style.
 """
 import dataclasses
 import json
+import math
 import typing
 from typing import Optional
 
 import yaml
 
+from ..engine.optim import OPTIMIZERS
 from ..errors import UserError, did_you_mean
 from ..evaluation.evaluate import EVALUATORS
 from ..evaluation.test_time import QueryExpansion, Reranking, TestTimeOptions
@@ -413,9 +415,34 @@ def resolve_experiment(experiment, plugins):
         if changed:
             kwargs[name] = {**kwargs.get(name, {}), **changed}
     recipe = dataclasses.replace(recipe, loss_weights=weights, loss_kwargs=kwargs)
-    if recipe.stages and any(stage.epochs < 0 or stage.batch_size < 1 for stage in recipe.stages):
-        raise UserError("recipe.stages: expected epochs >= 0 and batch_size >= 1 in every stage")
+    _check_recipe(recipe)
     return recipe, {path: value for path, _, value in differences(_plain(stock), _plain(recipe))}
+
+
+def _check_recipe(recipe):
+    """The values of a patched recipe that its types let through but training cannot use, refused before
+    any folder is made (they failed after the first step or with a traceback)."""
+    problems = []
+    for index, stage in enumerate(recipe.stages):
+        where = f"recipe.stages.{index}"
+        if stage.epochs < 0 or stage.batch_size < 1:
+            problems.append(f"{where}: expected epochs >= 0 and batch_size >= 1")
+        if stage.optimizer.name not in OPTIMIZERS:
+            problems.append(f"{where}.optimizer.name: expected one of {', '.join(OPTIMIZERS)}, got "
+                            f"{stage.optimizer.name!r}")
+        if not (math.isfinite(stage.optimizer.lr) and stage.optimizer.lr > 0):
+            problems.append(f"{where}.optimizer.lr: expected a number above 0, got {stage.optimizer.lr!r}")
+        if not (math.isfinite(stage.optimizer.weight_decay) and stage.optimizer.weight_decay >= 0):
+            problems.append(f"{where}.optimizer.weight_decay: expected a number of at least 0, got "
+                            f"{stage.optimizer.weight_decay!r}")
+    if len(recipe.input_size) != 2 or not all(isinstance(side, int) and side >= 1 for side in recipe.input_size):
+        problems.append(f"recipe.input_size: expected [height, width] of at least 1, got {list(recipe.input_size)!r}")
+    if not all(math.isfinite(value) and value != 0 for value in recipe.norm_std):
+        problems.append(f"recipe.norm_std: expected non-zero numbers, got {list(recipe.norm_std)!r}")
+    problems += [f"loss_terms.{name}.weight: expected a finite number, got {weight!r}"
+                 for name, weight in recipe.loss_weights.items() if not math.isfinite(weight)]
+    if problems:
+        raise UserError("; ".join(problems))
 
 
 def recipe_of_document(stock, document):

@@ -310,6 +310,11 @@ def test_a_run_folder_in_use_is_refused_naming_its_process(tmp_path, capsys, no_
     (["--device", "foo"], ["device", "auto, cpu, cuda or cuda:N", "'foo'"]),
     (["--seeds", "99999999999999999999"], ["seeds", "4294967295"]),
     (["--set", "eval_every=0"], ["eval_every", "at least 1"]),
+    (["--set", "recipe.stages.0.optimizer.name=foo"], ["optimizer.name", "adam, adamw, sgd", "'foo'"]),
+    (["--set", "recipe.stages.0.optimizer.lr=-1"], ["optimizer.lr", "above 0"]),
+    (["--set", "loss_terms.softmax.weight=.nan"], ["loss_terms.softmax.weight", "finite"]),
+    (["--set", "recipe.input_size=[0,0]"], ["recipe.input_size", "[height, width]"]),
+    (["--set", "recipe.norm_std=[0,0,0]"], ["recipe.norm_std", "non-zero"]),
 ])
 def test_bad_values_stop_the_run_before_any_folder(tmp_path, capsys, no_training, extra, expected):
     """Reliability issue, defect 6: these failed after model.pt was written, or with a traceback."""
