@@ -12,7 +12,7 @@ def add_parser(commands, common):
                                              "the file with onnxruntime against PyTorch.")
     options.add_checkpoint(parser)
     parser.add_argument("--format", choices=FORMATS, default="onnx", help="export format (default onnx)")
-    parser.add_argument("--out", required=True, help="file to write, e.g. model.onnx")
+    options.add_output(parser, required=True, metavar="FILE", help="file to write, e.g. model.onnx")
     parser.add_argument("--dynamic-batch", action="store_true", help="leave the batch size free in the graph")
     parser.add_argument("--batch-size", type=options.POSITIVE, default=1,
                         help="the graph's batch size without --dynamic-batch (default 1)")
@@ -28,6 +28,6 @@ def add_parser(commands, common):
 def command(args, plugins, out=None):
     from ..deploy.export import export_checked
 
-    export_checked(args.checkpoint, args.out, plugins, images=args.images, dynamic_batch=args.dynamic_batch,
+    export_checked(args.checkpoint, args.output, plugins, images=args.images, dynamic_batch=args.dynamic_batch,
                    batch_size=args.batch_size, opset=args.opset, tolerance=args.tolerance, out=out)
     return 0

@@ -21,13 +21,13 @@ def add_parser(commands, common):
     options.add_checkpoint(parser)
     parser.add_argument("--images", required=True, metavar="DIR_OR_GLOB",
                         help="a folder (searched recursively), a quoted glob pattern or an image file")
-    parser.add_argument("--out", required=True, help="features file to write (.npz: features, paths)")
+    options.add_output(parser, required=True, metavar="FILE", help="features file to write (.npz: features, paths)")
     add_model_options(parser)
     return parser
 
 
 def command(args, plugins, out=None):
-    """Features of every image of ``--images`` into ``--out``."""
+    """Features of every image of ``--images`` into ``--output``."""
     from ..deploy.inference import extract_features, image_paths, load_model, save_features
 
     out = out or sys.stdout
@@ -35,7 +35,7 @@ def command(args, plugins, out=None):
     paths = image_paths(args.images)
     features = extract_features(model, paths, batch_size=args.batch_size, workers=args.workers,
                                 progress=args.progress)
-    save_features(args.out, features, paths, model)
-    print(f"{args.out}: {features.shape[0]} images, {features.shape[1]}-d features of {model.method.name} "
+    save_features(args.output, features, paths, model)
+    print(f"{args.output}: {features.shape[0]} images, {features.shape[1]}-d features of {model.method.name} "
           f"[{model.variant}] ({model.recipe.test_features} test features)", file=out)
     return 0

@@ -5,6 +5,7 @@ import sys
 
 from ..errors import UserError
 from ..leaderboard import DEFAULT_OUT_DIR, DEFAULT_RESULT_DIRS
+from . import options
 
 NAME = "leaderboard"
 
@@ -25,8 +26,8 @@ def add_parser(commands, common):
         help="a folder searched (recursively) for result records; repeatable "
              f"(default: {' and '.join(DEFAULT_RESULT_DIRS)})",
     )
-    parser.add_argument("--out", metavar="DIR", default=DEFAULT_OUT_DIR,
-                        help=f"where the pages and their index are written (default: {DEFAULT_OUT_DIR})")
+    options.add_output(parser, metavar="DIR", default=DEFAULT_OUT_DIR,
+                       help=f"where the pages and their index are written (default: {DEFAULT_OUT_DIR})")
     parser.add_argument("--include-smoke", action="store_true",
                         help="also show smoke runs (runs with --max-iters), which are left off by default")
     return parser
@@ -40,7 +41,7 @@ def command(args, plugins):
         if missing:
             raise UserError(f"--results {missing[0]}: no such folder; expected a folder of result records "
                             "(nothing was rewritten)")
-    report = write_leaderboards(args.results, args.out, plugins, include_smoke=args.include_smoke)
+    report = write_leaderboards(args.results, args.output, plugins, include_smoke=args.include_smoke)
     for folder in report.missing_dirs:
         print(f"warning: no result folder {folder}", file=sys.stderr)
     for path, reason in report.skipped:

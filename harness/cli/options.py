@@ -1,5 +1,5 @@
 """The options more than one command takes, each declared once (the dataset and where it is, the device,
-loader workers, a trained run's checkpoint, experiment configs, test-time options), the whole-number
+loader workers, a trained run's checkpoint, where a command writes, experiment configs, test-time options), the whole-number
 argument types, and what parsed options make (test-time options, an experiment config)."""
 import argparse
 
@@ -31,6 +31,13 @@ NON_NEGATIVE = _integer(0, "a whole number of at least 0")
 def add_checkpoint(parser, required=True, help="a run folder or its model.pt (run.json beside it)"):
     """``--checkpoint``: a trained run (``parser`` may be a mutually exclusive group)."""
     parser.add_argument("--checkpoint", required=required, help=help)
+
+
+def add_output(parser, help, required=False, default=None, metavar="PATH"):
+    """``--output``: where a command writes its file or folder. ``--out``, its spelling before every command
+    said ``--output``, is kept as an alias (listed in --help beside it)."""
+    parser.add_argument("--output", "--out", dest="output", required=required, default=default, metavar=metavar,
+                        help=help)
 
 
 def add_dataset_location(parser):

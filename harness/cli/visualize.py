@@ -12,7 +12,7 @@ def _model_options(parser):
     options.add_workers(parser, default=0, help="data loading processes (default 0)")
     parser.add_argument("--height", type=options.POSITIVE, default=128,
                         help="rows each image is shown at (default 128; the width keeps the run's aspect ratio)")
-    parser.add_argument("--out", help="folder for the pictures (default: visualize/<picture> in the run folder)")
+    options.add_output(parser, metavar="DIR", help="folder for the pictures (default: visualize/<picture> in the run folder)")
 
 
 def add_parser(commands, common):
@@ -48,7 +48,7 @@ def add_parser(commands, common):
                                           "during training (run --eval-every N) against epochs, from its "
                                           "TensorBoard logs.")
     curves.add_argument("run", metavar="RUN", help="a run folder (or a file in it, e.g. its model.pt)")
-    curves.add_argument("--out", help="folder for curves.png (default: visualize in the run folder)")
+    options.add_output(curves, metavar="DIR", help="folder for curves.png (default: visualize in the run folder)")
     return parser
 
 
@@ -57,11 +57,11 @@ def command(args, plugins):
     from .. import visualize
 
     if args.picture == "curves":
-        paths = visualize.draw_curves(args.run, args.out)
+        paths = visualize.draw_curves(args.run, args.output)
     else:
         trained = visualize.PictureSource.load(args.checkpoint, args.dataset, plugins, root=args.root,
                                             allow_partial=args.allow_partial, device=args.device,
-                                            picture=args.picture, out=args.out)
+                                            picture=args.picture, out=args.output)
         if args.picture == "ranks":
             paths = visualize.draw_ranks(trained, height=args.height, workers=args.workers, progress=args.progress,
                                          topk=args.topk, count=args.queries, pids=args.query_ids, worst=args.worst)

@@ -11,6 +11,8 @@ def random_sampler(data_source, batch_size, generator=None):
 def identity_sampler(data_source, batch_size, num_instances=4):
     """P x K batches: ``batch_size / num_instances`` identities with ``num_instances`` images each
     (torchreid's :class:`RandomIdentitySampler`)."""
+    if not isinstance(num_instances, int) or isinstance(num_instances, bool) or num_instances < 1:
+        raise ValueError(f"num_instances: expected a whole number of at least 1, got {num_instances!r}")
     if batch_size % num_instances:
         raise ValueError(f"batch size {batch_size} is not a multiple of num_instances={num_instances}")
     num_pids = len({item[1] for item in data_source})

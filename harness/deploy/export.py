@@ -130,7 +130,7 @@ def export_checked(checkpoint, path, plugins, *, images=None, dynamic_batch=Fals
         raise UserError(f"--tolerance must be a number >= 0, got {tolerance}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise UserError(f"--out {path}: folder {folder} does not exist")
+        raise UserError(f"--output {path}: folder {folder} does not exist")
     model = load_model(checkpoint, device="cpu", plugins=plugins)
     real_paths = _real_images(images, plugins)
     real_images = ImageList(real_paths, model.transform)

@@ -56,6 +56,39 @@ def build_loss_module(builder, kwargs, num_classes):
     return builder(**kwargs)
 
 
+def _check_call(builder, args, kwargs, where):
+    """A :class:`UserError` naming ``where`` when ``builder`` cannot be called with these keyword arguments
+    (an unknown or a missing one), before anything is built."""
+    try:
+        inspect.signature(builder).bind(*args, **kwargs)
+    except TypeError as exc:
+        accepted = [name for name, parameter in inspect.signature(builder).parameters.items()
+                    if parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)][len(args):]
+        raise UserError(f"{where}: {exc}; {getattr(builder, '__name__', builder)} takes "
+                        f"{', '.join(accepted) or 'no keyword arguments'}") from None
+
+
+def check_components(method, variant, recipe, plugins):
+    """Fail before any folder is made when a stage names an unknown sampler or loss term, or gives a sampler
+    or loss builder keyword arguments it does not take (they failed at the first step, with a traceback)."""
+    terms = {term.name: term for term in method.loss_terms_for(variant, recipe)}
+    for index, stage in enumerate(recipe.stages):
+        where = f"recipe.stages.{index}"
+        builder = plugins.samplers.get(stage.sampler.name)
+        _check_call(builder, (None, stage.batch_size), dict(stage.sampler.kwargs), f"{where}.sampler.kwargs")
+        if stage.loss_terms is not None:
+            unknown = [name for name in stage.loss_terms if name not in terms]
+            if unknown or isinstance(stage.loss_terms, (str, dict)):
+                raise UserError(f"{where}.loss_terms: expected null (all of the variant's) or a list of its terms "
+                                f"({', '.join(terms)}), got {stage.loss_terms!r}")
+    for name, term in terms.items():
+        builder = plugins.losses.get(term.loss)
+        kwargs = dict(term.kwargs)
+        if "num_classes" in inspect.signature(builder).parameters:
+            kwargs.setdefault("num_classes", 1)
+        _check_call(builder, (), kwargs, f"loss_terms.{name}.kwargs")
+
+
 class Trainer:
     """Trains ``model`` with ``method``'s loss terms under ``recipe`` on a protocol's ``splits``."""
 
@@ -89,8 +122,9 @@ class Trainer:
             if term.optimizer is not None and any(True for _ in self.loss_modules[name].parameters())
         }
         self.stage_index = None
-        self.writer = self._tensorboard() if tensorboard and self.distributed.is_main else None
+        self.tensorboard, self.writer = tensorboard and self.distributed.is_main, None  # the writer: in fit()
         self.eval_every, self.evaluate = eval_every, evaluate
+        self.check_stages()
 
     def _tensorboard(self):
         from torch.utils.tensorboard import SummaryWriter
@@ -120,7 +154,8 @@ class Trainer:
         return self.distributed.share(sampler, stage.batch_size, self.seed)
 
     def check_stages(self):
-        """Fail before training when a stage's batch size does not fit its sampler and training set."""
+        """Fail on construction, before the run folder is made, when a stage's batch size or sampler
+        arguments do not fit its sampler and training set."""
         for stage in self.recipe.stages:
             if stage.epochs > 0:
                 self._sampler(stage)
@@ -146,7 +181,14 @@ class Trainer:
                 f"model {self.method.model!r} returned {type(outputs).__name__} in train mode; the model "
                 "contract is a dict of named outputs in train() mode"
             )
-        return {name: self.loss_modules[name](outputs, targets) for name in self.active_terms}
+        try:
+            return {name: self.loss_modules[name](outputs, targets) for name in self.active_terms}
+        except KeyError as exc:
+            if exc.args and exc.args[0] in outputs:
+                raise
+            raise UserError(f"a loss term reads the model output {exc.args[0]!r}, which {self.method.model!r} does "
+                            f"not give in train mode (it gives {', '.join(outputs)}); check the terms' output "
+                            "arguments (reid-bench config show)") from None
 
     def _step(self, batch):
         images = self.acceleration.prepare_images(batch["img"].to(self.device, non_blocking=True))
@@ -224,7 +266,7 @@ class Trainer:
 
     def fit(self, resume=False):
         """Train to the end of the recipe; returns :class:`TrainStats`."""
-        self.check_stages()
+        self.writer = self._tensorboard() if self.tensorboard else None
         self.distributed.seed_rank(self.seed)
         self.forward = self.acceleration.prepare_model(self.model.to(self.device))  # before a resumed stage's objective
         start_epoch, stats = self._resume() if resume else (0, TrainStats())

@@ -18,6 +18,7 @@ from ..atomic import save_torch_atomic, write_text_atomic
 from ..data.loaders import build_test_loaders, default_workers
 from ..data.transforms import build_test_transform
 from ..engine import Trainer, distributed
+from ..engine.trainer import check_components
 from ..engine.acceleration import Acceleration, amp_mode
 from ..engine.checkpoint import check_existing_checkpoint
 from ..engine.device import resolve_device, seed_everything
@@ -173,6 +174,7 @@ def _run(config, plugins, log, held):
     protocol = plugins.datasets.get(config.dataset)
     experiment = experiment_of_run(config)
     recipe, overrides = resolve_experiment(experiment, plugins)
+    check_components(method, variant, recipe, plugins)
     device = resolve_device(config.device)
     ranks = distributed.setup(device, sync_bn=config.sync_bn)  # under torchrun: process group, this rank's GPU
     device, log = ranks.device, ranks.log(log)
@@ -203,7 +205,16 @@ def _run(config, plugins, log, held):
             splits = protocol.load(config.root, allow_partial=config.allow_partial, trial=trial)
             num_classes = splits.num_train_pids if isinstance(splits, ReidSplits) else splits.num_classes
             model = build_model(plugins, method, variant, protocol, recipe, num_classes, pretrained).to(device)
-        # the run folder is made only once the data and the model are there: a failed check leaves none
+        # the trainer checks its stages' samplers against the data, before the run folder is made
+        trainer = Trainer(model=model, method=method, variant=variant, recipe=recipe, plugins=plugins,
+                          splits=splits, num_classes=num_classes, device=device, run_dir=trial_dir, amp=amp,
+                          channels_last=config.channels_last, compile=config.compile,
+                          workers=config.workers, seed=config.seed, max_iters=config.max_iters,
+                          progress=config.progress and ranks.is_main, log=log, distributed=ranks,
+                          eval_every=config.eval_every,
+                          evaluate=lambda trained: evaluate_model(trained, method, recipe, protocol, splits, replace(
+                              config, rerank=False, progress=False), device).metrics)
+        # the run folder is made only once the data, the model and the trainer are there: a failed check leaves none
         if ranks.is_main:
             os.makedirs(trial_dir, exist_ok=True)
             if trial == 0:
@@ -216,14 +227,6 @@ def _run(config, plugins, log, held):
             f"{f' trial {trial + 1}/{protocol.trials}' if protocol.trials > 1 else ''}: recipe {recipe.name}, "
             f"{recipe.epochs} epochs, input {recipe.input_size[0]}x{recipe.input_size[1]}, device {device}, "
             f"{pretrained.describe() + ' weights' if pretrained else 'from scratch'}; run folder {trial_dir}")
-        trainer = Trainer(model=model, method=method, variant=variant, recipe=recipe, plugins=plugins,
-                          splits=splits, num_classes=num_classes, device=device, run_dir=trial_dir, amp=amp,
-                          channels_last=config.channels_last, compile=config.compile,
-                          workers=config.workers, seed=config.seed, max_iters=config.max_iters,
-                          progress=config.progress and ranks.is_main, log=log, distributed=ranks,
-                          eval_every=config.eval_every,
-                          evaluate=lambda trained: evaluate_model(trained, method, recipe, protocol, splits, replace(
-                              config, rerank=False, progress=False), device).metrics)
         stats = trainer.fit(resume=config.resume)
         replicas_identical = ranks.parameters_identical(model, trainer.loss_modules)
         if not ranks.is_main:

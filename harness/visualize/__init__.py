@@ -8,7 +8,7 @@
   (``reid-bench run --eval-every N``) against epochs, from the run folder's TensorBoard logs.
 
 The leaderboard's figures are drawn by :mod:`reid_bench.leaderboard.figures`. Pictures are written under
-``--out`` (default: ``visualize/<picture>`` in the run folder) and their paths printed (:mod:`reid_bench.cli.visualize`).
+``--output`` (default: ``visualize/<picture>`` in the run folder) and their paths printed (:mod:`reid_bench.cli.visualize`).
 """
 import os
 from dataclasses import dataclass

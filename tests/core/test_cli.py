@@ -50,3 +50,23 @@ def test_eval_needs_a_run_folder(tmp_path, capsys):
     bogus.write_bytes(b"not a model")
     assert main(["eval", "--checkpoint", str(bogus), "--dataset", "synthetic"]) == 2
     assert "run.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [
+    ["extract", "--checkpoint", "r", "--images", "i"],
+    ["export", "--checkpoint", "r"],
+    ["visualize", "ranks", "--checkpoint", "r", "--dataset", "synthetic"],
+    ["visualize", "attention", "--checkpoint", "r", "--dataset", "synthetic"],
+    ["visualize", "curves", "r"],
+    ["leaderboard"],
+])
+def test_every_command_that_writes_files_takes_output_and_its_old_spelling_out(command, capsys):
+    """``--output`` everywhere; ``--out``, what these commands took before, still works and --help lists it."""
+    from reid_bench.cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(command + ["--output", "x"]).output == "x"
+    assert parser.parse_args(command + ["--out", "y"]).output == "y"
+    with pytest.raises(SystemExit):
+        parser.parse_args(command + ["--help"])
+    assert "--output DIR, --out DIR" in capsys.readouterr().out.replace("FILE", "DIR")

@@ -321,3 +321,25 @@ def test_bad_values_stop_the_run_before_any_folder(tmp_path, capsys, no_training
     assert main(BASELINE + ["--output", str(tmp_path / "runs")] + extra) == 2
     one_error_line(capsys, *expected)
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--set", "recipe.stages.0.sampler.kwargs.num_instances=0"], ["num_instances", "at least 1", "got 0"]),
+    (["--set", "recipe.stages.0.sampler.kwargs.foo=1"], ["sampler.kwargs", "'foo'", "takes num_instances"]),
+    (["--set", "recipe.stages.0.sampler.name=foo"], ["unknown sampler 'foo'", "identity"]),
+    (["--set", "recipe.stages.0.loss_terms.softmax.kwargs.output=nope"], ["stages.0.loss_terms", "softmax, triplet"]),
+    (["--set", "loss_terms.softmax.kwargs.foo=1"], ["loss_terms.softmax.kwargs.foo", "label_smooth"]),
+    (["--set", "recipe.loss_kwargs.softmax.foo=1"], ["loss_terms.softmax.kwargs", "'foo'", "label_smooth"]),
+])
+def test_bad_components_stop_the_run_before_its_folder(tmp_path, capsys, no_training, extra, expected):
+    """Reliability issue, defect 6: sampler and loss arguments are checked against their builders (and the
+    sampler against the data) before the run folder is made; they failed at the first step with a traceback."""
+    assert main(BASELINE + ["--output", str(tmp_path / "runs")] + extra) == 2
+    one_error_line(capsys, *expected)
+    assert not (tmp_path / "runs" / "baseline").exists()
+
+
+def test_a_loss_reading_an_output_the_model_lacks_names_the_outputs(tmp_path, capsys):
+    """Reliability issue, defect 6: ``loss_terms.softmax.kwargs.output=nope`` was a KeyError traceback."""
+    assert main(BASELINE + ["--output", str(tmp_path), "--set", "loss_terms.softmax.kwargs.output=nope"]) == 2
+    one_error_line(capsys, "model output 'nope'", "logits")
