@@ -76,11 +76,11 @@ def check_components(method, variant, recipe, plugins):
         where = f"recipe.stages.{index}"
         builder = plugins.samplers.get(stage.sampler.name)
         _check_call(builder, (None, stage.batch_size), dict(stage.sampler.kwargs), f"{where}.sampler.kwargs")
-        if stage.loss_terms is not None:
-            unknown = [name for name in stage.loss_terms if name not in terms]
-            if unknown or isinstance(stage.loss_terms, (str, dict)):
-                raise UserError(f"{where}.loss_terms: expected null (all of the variant's) or a list of its terms "
-                                f"({', '.join(terms)}), got {stage.loss_terms!r}")
+        known = [term.name for term in method.loss_terms]
+        if stage.loss_terms is not None and (not isinstance(stage.loss_terms, (list, tuple))
+                                             or any(name not in known for name in stage.loss_terms)):
+            raise UserError(f"{where}.loss_terms: expected null (all of the variant's) or a list of the method's "
+                            f"terms ({', '.join(known)}), got {stage.loss_terms!r}")
     for name, term in terms.items():
         builder = plugins.losses.get(term.loss)
         kwargs = dict(term.kwargs)

@@ -343,3 +343,23 @@ def test_a_loss_reading_an_output_the_model_lacks_names_the_outputs(tmp_path, ca
     """Reliability issue, defect 6: ``loss_terms.softmax.kwargs.output=nope`` was a KeyError traceback."""
     assert main(BASELINE + ["--output", str(tmp_path), "--set", "loss_terms.softmax.kwargs.output=nope"]) == 2
     one_error_line(capsys, "model output 'nope'", "logits")
+
+
+def test_every_shipped_method_variant_protocol_and_recipe_passes_the_component_checks():
+    """The checks refuse only bad values: every stock recipe of every built-in method passes them."""
+    from reid_bench.engine.trainer import check_components
+    from reid_bench.experiment.config import stock_recipe
+    from reid_bench.plugin_manager import load_plugins
+
+    plugins = load_plugins()
+    checked = 0
+    for name in plugins.methods.names():
+        method = plugins.methods.get(name)
+        for variant in method.variants:
+            for protocol in plugins.datasets.names():
+                for recipe_name in ("paper", "uniform"):
+                    options = {"plugin": plugins.methods.owner(name), "dataset": protocol, "variant": variant,
+                               "recipe_name": recipe_name}
+                    check_components(method, variant, stock_recipe(options, plugins)[3], plugins)
+                    checked += 1
+    assert checked >= 6 * 2 * 2
