@@ -84,6 +84,12 @@ class PluginSet:
             "dataset": self.datasets,
         }[kind]
 
+    def loaded_versions(self):
+        """``{plugin: {"distribution", "version"}}`` of every loaded plugin (records' ``plugins``): the installed
+        package each comes from and its version, both ``None`` for a module imported from a folder."""
+        return {name: {"distribution": (self.distributions.get(name) or {}).get("name"),
+                       "version": (self.distributions.get(name) or {}).get("version")} for name in self.plugins}
+
     def methods_of(self, plugin):
         """Names of the methods registered by ``plugin``."""
         return [name for name in self.methods.names() if self.methods.owner(name) == plugin]

@@ -13,11 +13,11 @@ import re
 
 from .errors import UserError
 
-CHECKPOINT_FILE = "checkpoint.pt"  # written every epoch (:mod:`reid_bench.engine.checkpoint`)
+CHECKPOINT_FILE = "checkpoint.pt"  # written every epoch until the run finishes (kept with --keep-checkpoint)
 MODEL_FILE = "model.pt"  # the trained weights, a state dict
 RUN_INFO_FILE = "run.json"  # what the model is: method, variant, protocol, recipe, classes, input size
 RECIPE_FILE = "recipe.json"  # the resolved recipe the run was started with
-SETTINGS_FILE = "settings.json"  # what else changes training (--max-iters, weights, AMP, workers, world size)
+SETTINGS_FILE = "settings.json"  # --max-iters, weights (and their fingerprint), AMP, workers, world size
 CONFIG_FILE = "config.yaml"  # the run's experiment config (`reid-bench run --config` runs it again)
 LOCK_FILE = ".lock"  # held by the process training in the folder (:func:`run_folder_lock`), removed after
 RESULTS_FOLDER = "results"  # beside the run folders under <output>: records and per-query files

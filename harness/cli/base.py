@@ -38,6 +38,12 @@ def given_options(make_parser, argv, commands):
     return set(vars(parser.parse_args(argv)))
 
 
+def command_line(argv):
+    """The command line of ``argv`` (the arguments after the program's name) as records keep it:
+    ``["reid-bench", *argv]``."""
+    return ["reid-bench", *argv]
+
+
 def execute(args, command):
     """Load the plugins ``args`` asks for and run ``command(args, plugins)``; its exit status, 2 with one
     ``error:`` line for a user error or a file the system refuses, 130 when interrupted."""

@@ -37,7 +37,8 @@ def command(args, plugins):
         done = evaluate_checkpoint(args.checkpoint, plugins, datasets=args.dataset, root=args.root,
                                    device=args.device, workers=args.workers, evaluator=args.evaluator,
                                    rerank=args.rerank, allow_partial=args.allow_partial,
-                                   eval_batch_size=args.eval_batch_size, test_time=test_time, output=args.output)
+                                   eval_batch_size=args.eval_batch_size, test_time=test_time, output=args.output,
+                                   command=args.command_line)
     for protocol, evaluation, record_path in done:
         print(json.dumps({"protocol": protocol, "metrics": evaluation.metrics,
                           "metrics_reranked": evaluation.metrics_reranked, "evaluation": evaluation.details,

@@ -4,7 +4,9 @@ User errors (unknown names, missing data or weights, an existing run folder) and
 system refuses (permissions, a full disk) print one line starting with ``error:`` and exit with status 2,
 without a traceback (:func:`.base.execute`).
 """
-from .base import Parser, common_parser, execute, given_options
+import sys
+
+from .base import Parser, command_line, common_parser, execute, given_options
 from .commands import COMMANDS, MODULES
 
 #: commands whose options may come from a --config file (``config`` through its ``show``)
@@ -28,6 +30,8 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command_line = command_line(argv)  # what the records of `run` and `eval` say they came from
     args.given_options = given_options(build_parser, argv, CONFIGURED) if args.command in CONFIGURED else set()
     return execute(args, COMMANDS[args.command])

@@ -49,6 +49,9 @@ def add_run_options(parser):
     parser.add_argument("--eval-every", type=options.POSITIVE, metavar="N",
                         help="also evaluate every N epochs (TensorBoard and the record's history; never used to "
                              "pick a checkpoint)")
+    parser.add_argument("--keep-checkpoint", action="store_true",
+                        help="keep the run folder's checkpoint.pt once the run has finished (default: only model.pt "
+                             "is kept; an interrupted run always keeps its checkpoint for --resume)")
     parser.add_argument("--sync-bn", action="store_true",
                         help="under torchrun on CUDA: SyncBatchNorm, statistics over the global batch (default: "
                              "each process's BatchNorm sees its own share)")
@@ -76,6 +79,6 @@ def command(args, plugins):
 
     experiment = options.experiment_of_args(args, args.given_options)
     for config in config_module.run_configs(experiment, resume=args.resume, overwrite=args.overwrite,
-                                            progress=args.progress):
+                                            progress=args.progress, command=tuple(args.command_line)):
         run(config, plugins)
     return 0

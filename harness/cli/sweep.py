@@ -11,7 +11,7 @@ from ..experiment.sweep import (LAUNCHERS, RUN_FLAGS, Launcher, Outcome, build_s
                                 read_sweep_file, recorded_run_folders, summary)
 from ..run_folder import CHECKPOINT_FILE
 from . import options, run
-from .base import Parser, common_parser, execute, given_options
+from .base import Parser, command_line, common_parser, execute, given_options
 
 NAME = "sweep"
 
@@ -59,6 +59,7 @@ def _run_parser():
 def _parse_run(argv):
     args = _run_parser().parse_args(argv)
     args.given_options = given_options(_run_parser, argv, (run.NAME,))
+    args.command_line = command_line(argv)
     return args
 
 

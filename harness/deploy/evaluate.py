@@ -10,7 +10,7 @@ from ..engine.device import resolve_device
 from ..errors import UserError
 from ..evaluation.evaluate import evaluate_reid_features
 from ..evaluation.test_time import TestTimeOptions
-from ..experiment.config import RunConfig
+from ..experiment.config import RunConfig, resolved_loss_terms
 from ..experiment.cross_domain import checkpoint_record, record_on, results_dir_of
 from ..experiment.runs import check_output_writable, evaluate_model
 from ..models.building import model_complexity
@@ -21,12 +21,13 @@ from .inference import load_features, load_model
 
 def evaluate_checkpoint(checkpoint, plugins, *, datasets, root=None, device="auto", workers=None,
                         evaluator="reid_bench", rerank=False, allow_partial=False, eval_batch_size=128,
-                        test_time=None, output=None):
+                        test_time=None, output=None, command=()):
     """Evaluate a run's ``model.pt`` on each protocol of ``datasets`` (``reid-bench eval``); returns
     ``[(protocol name, evaluation, record path or None)]``. The model is rebuilt from the ``run.json``
     beside the checkpoint (:func:`reid_bench.deploy.inference.load_model`); the test-time features follow the
     run's recipe. Each re-id evaluation writes a result record (:mod:`reid_bench.experiment.cross_domain`) under
-    ``output``/results, by default the results folder of the run's own output."""
+    ``output``/results, by default the results folder of the run's own output; ``command``: the command line
+    for the records (``reid-bench eval ...``)."""
     loaded = load_model(checkpoint, device=device, plugins=plugins)
     method, info, recipe, model, device = loaded.method, loaded.info, loaded.recipe, loaded.network, loaded.device
     protocols = [plugins.datasets.get(name) for name in dict.fromkeys(datasets)]
@@ -40,8 +41,9 @@ def evaluate_checkpoint(checkpoint, plugins, *, datasets, root=None, device="aut
         check_output_writable(os.path.dirname(results_dir))
         params, flops = model_complexity(model, recipe.input_size, device)
         run_id = f"{'-'.join(parts[:-1])}-seed{info['seed']}-eval-{started_at.replace(':', '').replace('+0000', 'Z')}"
-        base = checkpoint_record(folder, info, recipe, started_at, run_id=run_id,
-                                 plugin=plugins.methods.owner(method.name),
+        base = checkpoint_record(folder, info, recipe, started_at, run_id=run_id, command=list(command),
+                                 plugin=plugins.methods.owner(method.name), plugins=plugins.loaded_versions(),
+                                 loss_terms=resolved_loss_terms(method, info["variant"], recipe, plugins.losses),
                                  plugin_distribution=plugins.distributions.get(plugins.methods.owner(method.name)),
                                  backbone=method.backbone_for(info["variant"]),
                                  params=params, flops=flops, device=str(device))
@@ -54,7 +56,8 @@ def evaluate_checkpoint(checkpoint, plugins, *, datasets, root=None, device="aut
         evaluation = evaluate_model(model, method, recipe, protocol, splits, config, device)
         path = None
         if protocol.task == "reid":
-            _, path = record_on(base, protocol, evaluation, plugins.datasets.get(info["protocol"]), results_dir)
+            _, path = record_on(base, protocol, splits, evaluation, plugins.datasets.get(info["protocol"]),
+                                results_dir)
         done.append((protocol.name, evaluation, path))
     return done
 

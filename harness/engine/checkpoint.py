@@ -1,4 +1,5 @@
-"""Checkpoints written every epoch (atomically) and read back by ``--resume``.
+"""Checkpoints written every epoch (atomically) and read back by ``--resume``; a finished run removes its
+own (:func:`remove_checkpoint`, unless ``--keep-checkpoint``) and keeps ``model.pt``.
 
 A checkpoint holds the model, the loss modules (class centres ...), every optimizer, the position in
 the schedule (next epoch, stage), the running statistics and the RNG states of Python, NumPy and torch,
@@ -18,7 +19,7 @@ import torch
 
 from ..atomic import save_torch_atomic
 from ..errors import UserError
-from ..run_folder import CHECKPOINT_FILE
+from ..run_folder import CHECKPOINT_FILE, MODEL_FILE
 
 REQUIRED_KEYS = ("next_epoch", "stage_index", "model", "loss_modules", "optimizer", "loss_optimizers", "scaler",
                  "stats", "rng")
@@ -70,6 +71,14 @@ def save_checkpoint(run_dir, payload):
     return save_torch_atomic(payload, os.path.join(run_dir, CHECKPOINT_FILE))
 
 
+def remove_checkpoint(run_dir):
+    """Remove ``run_dir/checkpoint.pt`` (if there) once the run has finished: its ``model.pt`` holds the
+    weights; the optimizer, schedule and RNG states only served to resume."""
+    path = os.path.join(run_dir, CHECKPOINT_FILE)
+    if os.path.isfile(path):
+        os.remove(path)
+
+
 def _first_line(exc):
     text = str(exc).strip().splitlines()
     line = text[0].strip() if text else ""
@@ -99,8 +108,14 @@ def load_checkpoint(run_dir):
 
 def check_existing_checkpoint(run_dir, *, resume, overwrite):
     """Before a run starts in ``run_dir``: with ``resume``, make sure its checkpoint (if any) can be read;
-    with ``overwrite`` alone, never read it (it is replaced); with neither, refuse to start over it."""
+    with ``overwrite`` alone, never read it (it is replaced); with neither, refuse to start over it. A
+    finished run (``model.pt`` without a checkpoint, removed when it finished) is refused unless
+    ``overwrite``: ``--resume`` has nothing to continue, and a plain rerun would replace its weights."""
     path = os.path.join(run_dir, CHECKPOINT_FILE)
+    if not os.path.isfile(path) and os.path.isfile(os.path.join(run_dir, MODEL_FILE)) and not overwrite:
+        raise UserError(f"{run_dir} holds a finished run (its {MODEL_FILE}; the checkpoint goes when a run finishes, "
+                        f"unless --keep-checkpoint){': nothing to resume' if resume else ''}; evaluate it again "
+                        f"with `reid-bench eval --checkpoint {run_dir}`, or pass --overwrite to train it again")
     if not os.path.isfile(path) or (overwrite and not resume):
         return
     if resume:

@@ -29,6 +29,7 @@ against the stock value it replaces needs no second schema, and error messages s
 harness's one-line ``error:`` style.
 """
 import dataclasses
+import inspect
 import json
 import math
 import typing
@@ -42,9 +43,10 @@ from ..evaluation.evaluate import EVALUATORS
 from ..evaluation.test_time import QueryExpansion, Reranking, TestTimeOptions
 from ..recipes import RECIPES, resolve_recipe
 
-#: RunConfig fields that are not run options of a config: what one invocation does (resume ...), the seed
+#: RunConfig fields that are not run options of a config: what one invocation does (resume ..., its command line),
+#: the seed
 #: (a config has ``seeds``) and the recipe (its own section)
-NOT_OPTIONS = ("resume", "overwrite", "progress", "seed", "recipe", "recipe_patches", "loss_patches")
+NOT_OPTIONS = ("resume", "overwrite", "progress", "command", "seed", "recipe", "recipe_patches", "loss_patches")
 SECTIONS = ("recipe", "loss_terms")
 #: the least value of numeric run options, and the values a named option takes: checked before any folder is made
 MINIMUM = {"epochs": 0, "max_iters": 1, "batch_size": 1, "workers": 0, "eval_batch_size": 1, "eval_every": 1}
@@ -84,11 +86,13 @@ class RunConfig:
     eval_batch_size: int = 128
     progress: bool = True
     eval_every: Optional[int] = None  # evaluate every N epochs while training (watched, never used to select)
+    keep_checkpoint: bool = False  # a finished run keeps checkpoint.pt (else only model.pt)
     sync_bn: bool = False
     test_time: Optional[TestTimeOptions] = None  # None: the defaults; ``rerank`` False turns re-ranking off
     test_on: tuple = ()  # protocols the trained model is also tested on (cross-domain)
     recipe_patches: tuple = ()  # a config's recipe section and --set recipe.* (reid_bench.experiment.config)
     loss_patches: tuple = ()  # a config's loss_terms section and --set loss_terms.*
+    command: tuple = ()  # the command line (``reid-bench`` and its arguments) the run came from, for its record
 
 
 def _run_config_fields():
@@ -384,6 +388,26 @@ def loss_terms_view(method, variant, recipe):
     return view
 
 
+def resolved_loss_terms(method, variant, recipe, losses):
+    """A record's ``loss_terms``: ``{term: {"loss", "weight", "kwargs", "optimizer"}}`` of every term active in
+    a stage of ``recipe``, with its registered loss, weight and optimizer as resolved, and its builder's
+    (from ``losses``, the loss registry) keyword arguments in full: those the method, variant and recipe give
+    (:func:`loss_terms_view`), and the builder's defaults for the rest (a margin or label smoothing left
+    out), as the trainer builds it (``num_classes`` follows from the data and is left out)."""
+    resolved = {}
+    for stage in recipe.stages:
+        for term in method.loss_terms_for(variant, recipe, stage):
+            if term.name in resolved:
+                continue
+            parameters = inspect.signature(losses.get(term.loss)).parameters.items()
+            defaults = {name: parameter.default for name, parameter in parameters
+                        if parameter.default is not inspect.Parameter.empty and name != "num_classes"}
+            resolved[term.name] = json.loads(json.dumps({
+                "loss": term.loss, "weight": float(term.weight), "kwargs": {**defaults, **term.kwargs},
+                "optimizer": dataclasses.asdict(term.optimizer) if term.optimizer else None}, default=repr))
+    return resolved
+
+
 def _recipe_name(patches):
     names = [patch["name"] for patch in patches if isinstance(patch, dict) and "name" in patch]
     name = names[-1] if names else "paper"
@@ -492,7 +516,7 @@ def experiment_of_run(config):
 
 def run_configs(experiment, **invocation):
     """One :class:`RunConfig` per seed of an :class:`ExperimentConfig`; ``invocation``
-    adds resume, overwrite and progress."""
+    adds resume, overwrite, progress and the command line."""
     options = {name: value for name, value in experiment.options.items() if name != "seeds"}
     if options.get("input_size") is not None:
         options["input_size"] = tuple(options["input_size"])

@@ -16,7 +16,7 @@ import os
 
 from ..errors import UserError
 from ..results.per_query import per_query_filename, save_per_query
-from ..results.records import build_record, utc_now, write_record
+from ..results.records import build_record, data_fingerprint, utc_now, write_record
 from ..run_folder import MODEL_FILE, RECIPE_FILE, RESULTS_FOLDER, SETTINGS_FILE, file_in
 
 
@@ -39,17 +39,18 @@ def check_targets(source, names, datasets):
     return targets
 
 
-def record_on(base, protocol, evaluation, source, results_dir):
-    """Write and return (record, path) of ``evaluation`` on ``protocol`` of a model trained on ``source`` (a
-    protocol): ``base`` (a record of the same weights) with the test protocol, metrics, evaluation block and
-    per-query file replaced. A model trained on the training split ``protocol`` uses
-    (``ProtocolSpec.trains_as``: a ``market1501`` model tested on ``market1501-multi-query``) is in domain
-    there, and its record says so (``trained_on`` is ``protocol``)."""
+def record_on(base, protocol, splits, evaluation, source, results_dir):
+    """Write and return (record, path) of ``evaluation`` on ``protocol`` (its ``splits``) of a model trained on
+    ``source`` (a protocol): ``base`` (a record of the same weights) with the test protocol, its data
+    fingerprint, metrics, evaluation block and per-query file replaced. A model trained on the training split
+    ``protocol`` uses (``ProtocolSpec.trains_as``: a ``market1501`` model tested on ``market1501-multi-query``)
+    is in domain there, and its record says so (``trained_on`` is ``protocol``)."""
     record = copy.deepcopy(base)
     trained_on = protocol.name if source.training_split == protocol.training_split else source.name
     record.update(
         run_id=f"{base['run_id']}-on-{protocol.name}",
         protocol=protocol.name, task=protocol.task, trained_on=trained_on, tested_on=protocol.name,
+        data_fingerprint=data_fingerprint([splits]),
         metrics=evaluation.metrics, metrics_reranked=evaluation.metrics_reranked,
         evaluation={**evaluation.details, "trials": 1, "test_features": base["evaluation"].get("test_features")},
         eval_wall_s=evaluation.details.get("wall_s"), finished_at=utc_now(),
@@ -70,9 +71,10 @@ def _read_json(path):
 
 def checkpoint_record(run_folder, info, recipe, started_at, **fields):
     """A record describing a finished run's weights for ``reid-bench eval``, from its ``run.json``
-    (``info``), ``recipe.json`` and ``settings.json`` (training statistics are in the run's own record),
-    plus ``fields`` (run_id, plugin, backbone, params, flops, device). ``record_on`` completes it per
-    protocol."""
+    (``info``), ``recipe.json`` and ``settings.json`` (training statistics are in the run's own record;
+    ``weights_fingerprint`` is null for a run folder written before settings held it), plus ``fields``
+    (run_id, command, plugin, plugins, loss_terms, backbone, params, flops, device). ``record_on`` completes
+    it per protocol."""
     recipe_dict = _read_json(os.path.join(run_folder, RECIPE_FILE)) or recipe.to_dict()
     settings = _read_json(os.path.join(run_folder, SETTINGS_FILE)) or {}
     epochs = sum(stage.get("epochs", 0) for stage in recipe_dict.get("stages", []))
@@ -82,7 +84,8 @@ def checkpoint_record(run_folder, info, recipe, started_at, **fields):
     return build_record(
         method=info["method"], variant=info["variant"], recipe_name=info["recipe_name"], recipe=recipe_dict,
         seed=info["seed"], evaluation={"test_features": recipe.test_features}, input_size=list(recipe.input_size),
-        train=train, pretrained=settings.get("pretrained", False), amp=settings.get("amp", False),
+        train=train, pretrained=settings.get("pretrained", False),
+        weights_fingerprint=settings.get("weights_fingerprint"), amp=settings.get("amp", False),
         distributed=distributed, started_at=started_at, resumed=False, run_dir=run_folder,
         evaluated_checkpoint=os.path.join(run_folder, MODEL_FILE), overrides=info.get("overrides") or {}, **fields)
 

@@ -3,7 +3,9 @@ model; train (resumable); evaluate; write the result record.
 
 Run folders are deterministic, ``<output>/<method>/<variant>/<protocol>/<recipe>/seed<seed>``
 (:mod:`reid_bench.run_folder`), so ``--resume`` finds the checkpoint of an interrupted run. Result records
-go to ``<output>/results``.
+go to ``<output>/results``. A finished run keeps ``model.pt`` and removes its ``checkpoint.pt`` (the model,
+optimizer and RNG states, only needed to resume) once its records are written, unless ``--keep-checkpoint``;
+an interrupted or failed run keeps it.
 """
 import contextlib
 import json
@@ -20,7 +22,7 @@ from ..data.transforms import build_test_transform
 from ..engine import Trainer, distributed
 from ..engine.trainer import check_components
 from ..engine.acceleration import Acceleration, amp_mode
-from ..engine.checkpoint import check_existing_checkpoint
+from ..engine.checkpoint import check_existing_checkpoint, remove_checkpoint
 from ..engine.device import resolve_device, seed_everything
 from ..errors import UserError
 from ..evaluation.evaluate import evaluate_classification, evaluate_reid, test_feature_extractor
@@ -28,11 +30,12 @@ from ..evaluation.test_time import TestTimeOptions
 from ..models.building import build_model, model_complexity
 from ..models.weights import Pretrained
 from ..results.per_query import per_query_filename, save_per_query
-from ..results.records import build_record, utc_now, write_json_atomic, write_record
+from ..results.records import (build_record, data_fingerprint, utc_now, weights_fingerprint, write_json_atomic,
+                               write_record)
 from ..run_folder import (CHECKPOINT_FILE, CONFIG_FILE, MODEL_FILE, RECIPE_FILE, RESULTS_FOLDER, RUN_INFO_FILE,
                           SETTINGS_FILE, file_in, run_folder_lock, run_folder_parts, slug)
 from ..spec import ReidSplits
-from .config import config_document, differences, dump, experiment_of_run, resolve_experiment
+from .config import config_document, differences, dump, experiment_of_run, resolve_experiment, resolved_loss_terms
 from .cross_domain import check_targets, record_on
 
 
@@ -96,8 +99,8 @@ def _recipe_summary(recipe_dict):
 
 
 def _training_settings(config, pretrained, amp):
-    """What changes training besides the recipe (kept in the run folder's ``settings.json``); the number
-    of loader workers decides which worker draws each image's augmentations."""
+    """What changes training besides the recipe (kept in the run folder's ``settings.json``, compared by
+    ``--resume``); the number of loader workers decides which worker draws each image's augmentations."""
     return {"max_iters": config.max_iters, "pretrained": pretrained.describe() if pretrained else False,
             "amp": amp or False, "workers": config.workers, **_distributed_settings(config)}
 
@@ -192,7 +195,7 @@ def _run(config, plugins, log, held):
 
     trials, per_trial, per_trial_reranked, stats, evaluation = range(protocol.trials), [], [], None, None
     history = []
-    per_trial_queries = []
+    per_trial_queries, trial_splits, trial_dirs = [], [], []
     for trial in trials:
         trial_dir = folder if protocol.trials == 1 else os.path.join(folder, f"trial{trial}")
         check_existing_checkpoint(trial_dir, resume=config.resume, overwrite=config.overwrite)
@@ -205,6 +208,10 @@ def _run(config, plugins, log, held):
             splits = protocol.load(config.root, allow_partial=config.allow_partial, trial=trial)
             num_classes = splits.num_train_pids if isinstance(splits, ReidSplits) else splits.num_classes
             model = build_model(plugins, method, variant, protocol, recipe, num_classes, pretrained).to(device)
+        trial_splits.append(splits)
+        trial_dirs.append(trial_dir)
+        if trial == 0:  # every trial starts from the same files
+            weights = weights_fingerprint(pretrained.loaded if pretrained else [])
         # the trainer checks its stages' samplers against the data, before the run folder is made
         trainer = Trainer(model=model, method=method, variant=variant, recipe=recipe, plugins=plugins,
                           splits=splits, num_classes=num_classes, device=device, run_dir=trial_dir, amp=amp,
@@ -220,7 +227,8 @@ def _run(config, plugins, log, held):
             if trial == 0:
                 held.enter_context(run_folder_lock(folder))
             write_json_atomic(os.path.join(trial_dir, RECIPE_FILE), recipe.to_dict())
-            write_json_atomic(os.path.join(trial_dir, SETTINGS_FILE), _training_settings(config, pretrained, amp))
+            write_json_atomic(os.path.join(trial_dir, SETTINGS_FILE),
+                              {**_training_settings(config, pretrained, amp), "weights_fingerprint": weights})
             write_text_atomic(os.path.join(trial_dir, CONFIG_FILE),
                               dump(config_document(experiment.options, recipe, method, variant)))
         log(f"{method.name} [{variant}] on {protocol.name}"
@@ -252,11 +260,12 @@ def _run(config, plugins, log, held):
     run_id = (f"{slug(method.name)}-{slug(variant)}-{slug(protocol.name)}-{slug(recipe.name)}-seed{config.seed}-"
               f"{started_at.replace(':', '').replace('+0000', 'Z')}")
     record = build_record(
-        run_id=run_id, plugin=plugins.methods.owner(method.name),
-        plugin_distribution=plugins.distributions.get(plugins.methods.owner(method.name)), method=method.name,
-        variant=variant,
+        run_id=run_id, command=list(config.command), plugin=plugins.methods.owner(method.name),
+        plugin_distribution=plugins.distributions.get(plugins.methods.owner(method.name)),
+        plugins=plugins.loaded_versions(), method=method.name, variant=variant,
         protocol=protocol.name, task=protocol.task, recipe_name=recipe.name, recipe=recipe.to_dict(),
-        overrides=overrides, seed=config.seed, metrics=_mean_metrics(per_trial),
+        overrides=overrides, loss_terms=resolved_loss_terms(method, variant, recipe, plugins.losses),
+        data_fingerprint=data_fingerprint(trial_splits), seed=config.seed, metrics=_mean_metrics(per_trial),
         metrics_reranked=_mean_metrics(per_trial_reranked),
         evaluation={**evaluation.details, "trials": protocol.trials, "test_features": recipe.test_features},
         params=params, flops=flops, backbone=method.backbone_for(variant),
@@ -264,7 +273,8 @@ def _run(config, plugins, log, held):
         train={"epochs": recipe.epochs, "iterations": stats.iterations, "max_iters": config.max_iters,
                "images_per_s": stats.images_per_s, "wall_s": stats.wall_s, "workers": config.workers},
         eval_wall_s=evaluation.details.get("wall_s"), pretrained=pretrained.describe() if pretrained else False,
-        device=str(device), **acceleration.to_record(), started_at=started_at, finished_at=utc_now(),
+        weights_fingerprint=weights, device=str(device), **acceleration.to_record(), started_at=started_at,
+        finished_at=utc_now(),
         wall_s=time.perf_counter() - started, resumed=stats.resumed, history=history, run_dir=folder,
         distributed={**ranks.describe(recipe), "parameters_identical": replicas_identical},
         per_query=per_query_filename(run_id) if protocol.task == "reid" else None, trained_on=protocol.name,
@@ -280,7 +290,10 @@ def _run(config, plugins, log, held):
         target_splits = target.load(config.root, allow_partial=config.allow_partial, trial=0)
         target_evaluation = evaluate_model(model, method, recipe, target, target_splits, config, device)
         log(f"tested on {target.name}: {json.dumps(target_evaluation.metrics)}")
-        _, target_path = record_on(record, target, target_evaluation, protocol,
+        _, target_path = record_on(record, target, target_splits, target_evaluation, protocol,
                                    os.path.join(config.output, RESULTS_FOLDER))
         log(f"result record: {target_path}")
+    if not config.keep_checkpoint:  # finished: model.pt and the records are what it leaves
+        for trial_dir in trial_dirs:
+            remove_checkpoint(trial_dir)
     return record, path

@@ -1,10 +1,11 @@
 """Reading result records for the leaderboards: find them, check them, keep one run per seed.
 
 Every ``*.json`` file under the given folders is a candidate (recursively; dot-files such as the
-atomic writer's temporary files are not records). A file is used only when it is a result record of
-schema version 1 (:mod:`reid_bench.results.records`) holding every key the leaderboards read, with values of
-the right kinds. Anything else (not JSON, a JSON file of some other tool, another schema version, a
-record missing keys) is skipped with a reason, never mixed in.
+atomic writer's temporary files are not records). A file is used only when it is a result record of a
+schema version this reid-bench reads (:data:`~reid_bench.results.records.READABLE_SCHEMA_VERSIONS`)
+holding every key the leaderboards read, with values of the right kinds. Anything else (not JSON, a JSON
+file of some other tool, another schema version, a record missing keys) is skipped with a reason, never
+mixed in.
 
 Runs are grouped by :attr:`Record.group`: everything that changes what was trained (protocol, or
 ``<trained on>-><tested on>`` for a model tested on another protocol than its training one, plugin,
@@ -27,14 +28,15 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
-from ..results.records import SCHEMA_VERSION, InvalidRecord, evaluation_label, find_record_files, read_record
+from ..results.records import (READABLE_SCHEMA_VERSIONS, InvalidRecord, evaluation_label, find_record_files,
+                               read_record)
 from ..spec import CLASSIFICATION_METRICS, REID_METRICS
 
 TASK_METRICS = {"reid": REID_METRICS, "classification": CLASSIFICATION_METRICS}
 #: metrics every record must have as numbers (the rest may be null)
 HEADLINE_METRICS = {"reid": ("mAP", "R1"), "classification": ("top1_err",)}
 
-#: keys of a schema-1 record that the leaderboards read
+#: keys of a record (every schema version) that the leaderboards read
 REQUIRED_KEYS = (
     "run_id", "method", "variant", "protocol", "task", "recipe_name", "recipe", "seed", "metrics",
     "metrics_reranked", "params", "flops", "backbone", "pretrained", "train", "finished_at",
@@ -207,17 +209,19 @@ def parse_record(path, data):
     if "schema_version" not in data:
         raise InvalidRecord("no schema_version key: not a reid-bench result record")
     version = data["schema_version"]
-    if version != SCHEMA_VERSION or isinstance(version, bool):
+    if version not in READABLE_SCHEMA_VERSIONS or isinstance(version, bool):
         age = ""
         if _is_number(version):
-            age = " (newer than this reid-bench)" if version > SCHEMA_VERSION else " (older than this reid-bench)"
+            age = (" (newer than this reid-bench)" if version > max(READABLE_SCHEMA_VERSIONS)
+                   else " (older than this reid-bench)")
         raise InvalidRecord(
-            f"schema_version {version!r}{age}: this reid-bench reads schema version {SCHEMA_VERSION} "
-            "only; rerun the run or read it with the reid-bench version that wrote it"
+            f"schema_version {version!r}{age}: this reid-bench reads schema versions "
+            f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))} only; rerun the run or read it with the reid-bench "
+            "version that wrote it"
         )
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
-        raise InvalidRecord(f"missing keys {', '.join(missing)} (schema version {SCHEMA_VERSION} requires them)")
+        raise InvalidRecord(f"missing keys {', '.join(missing)} (schema version {version} requires them)")
     task = data["task"]
     if task not in TASK_METRICS:
         raise InvalidRecord(f"task is {task!r}, expected one of {', '.join(TASK_METRICS)}")

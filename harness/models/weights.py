@@ -7,7 +7,7 @@ given with ``--weights-dir`` (or a file given directly) and then in the torch hu
 :class:`MissingPretrainedWeightsError` saying where to put them or to pass ``--no-pretrained``.
 """
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
@@ -25,10 +25,14 @@ WEIGHT_SOURCES = ("imagenet", "synthetic")
 class Pretrained:
     """Where pretrained weights come from. ``source="imagenet"``: ``path`` (a folder holding
     torchvision's weight files, or a single ``.pth`` file) and then the torch hub cache.
-    ``source="synthetic"``: the harness's synthetic pretraining, made on first use and cached."""
+    ``source="synthetic"``: the harness's synthetic pretraining, made on first use and cached.
+
+    ``loaded`` lists the weight files :meth:`weights_for` has handed out, in order: the files the models
+    built with this choice started from (a record's ``weights_fingerprint``); it is no part of the value."""
 
     path: Optional[str] = None
     source: str = "imagenet"
+    loaded: list = field(default_factory=list, compare=False, repr=False)
 
     def describe(self):
         if self.source == "synthetic":
@@ -43,8 +47,11 @@ class Pretrained:
         if self.source == "synthetic":
             from .pretraining import synthetic_weights
 
-            return synthetic_weights(arch, geometry)
-        return find_imagenet_weights(arch, self)
+            path = synthetic_weights(arch, geometry)
+        else:
+            path = find_imagenet_weights(arch, self)
+        self.loaded.append(path)
+        return path
 
 
 def weight_file_names(arch):

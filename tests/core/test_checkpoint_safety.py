@@ -15,7 +15,7 @@ from reid_bench.errors import UserError
 
 THIRD_PARTY = os.path.join(os.path.dirname(os.path.dirname(__file__)), "third_party")
 ARGS = ["run", "--plugin", "toy", "--plugin-module", "reid_bench_toy", "--dataset", "synthetic", "--epochs", "1",
-        "--max-iters", "1", "--workers", "0", "--no-progress", "--no-rerank"]
+        "--max-iters", "1", "--workers", "0", "--no-progress", "--no-rerank", "--keep-checkpoint"]
 RUN_DIR = os.path.join("toy", "full", "synthetic", "paper", "seed0")
 
 

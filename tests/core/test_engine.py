@@ -67,7 +67,7 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, monk
 
 def test_checkpoint_holds_optimizer_rng_and_schedule(tmp_path):
     output = str(tmp_path / "out")
-    assert main(ARGS + ["--output", output, "--epochs", "1", "--max-iters", "1"]) == 0
+    assert main(ARGS + ["--output", output, "--epochs", "1", "--max-iters", "1", "--keep-checkpoint"]) == 0
     state = load_checkpoint(os.path.join(output, "toy/full/synthetic/paper/seed0"))
     assert {"model", "optimizer", "loss_modules", "loss_optimizers", "scaler", "rng", "next_epoch",
             "stage_index", "stats"} <= set(state)

@@ -31,13 +31,14 @@ def test_a_sweep_runs_its_cells_skips_done_ones_resumes_and_reports_failures(tmp
     sweep = tmp_path / "grid.yaml"
     sweep.write_text(f"plugins: [baseline]\ndatasets: [synthetic]\nrecipes: [uniform]\nseeds: [0, 1]\n"
                      f"output: {output}\nset: [epochs=1, max_iters=2, batch_size=8, 'input_size=[32,16]', "
-                     "pretrained=false, workers=0, rerank=false]\n")
+                     "pretrained=false, workers=0, rerank=false, keep_checkpoint=true]\n")
     assert main(["sweep", str(sweep), "--jobs", "2"]) == 0
     out = capsys.readouterr().out
     assert out.count("| ran ") == 2 and "2 ran" in out
     assert len(_records(output)) == 2
 
-    # again: both done; one more seed runs; a cell that lost its record and weights is resumed. One job
+    # again: both done; one more seed runs; a cell that lost its record and weights is resumed (from the
+    # checkpoint keep_checkpoint kept; without it a finished cell has none). One job
     # at a time: the second cell starts after the first is done (a finished job once took the place of
     # the function every cell runs, and every cell after the first failed)
     for path in glob.glob(os.path.join(output, "results", "*seed1*")):

@@ -20,7 +20,7 @@ def test_corrupt_foreign_and_other_schema_files_are_reported_and_skipped(tmp_pat
     good = write_records(results, [make_record(seed=0), make_record(seed=1)])
     (results / "corrupt.json").write_text('{"schema_version": 1, "run_id": ')
     write_json(results / "foreign.json", {"hello": 1})
-    write_json(results / "future.json", {**make_record(seed=2), "schema_version": 2})
+    write_json(results / "future.json", {**make_record(seed=2), "schema_version": 3})
 
     report = write_leaderboards([str(results)], str(tmp_path / "out"), plugin_set)
 
@@ -28,11 +28,11 @@ def test_corrupt_foreign_and_other_schema_files_are_reported_and_skipped(tmp_pat
     assert set(reasons) == {"corrupt.json", "foreign.json", "future.json"}
     assert reasons["corrupt.json"].startswith("not valid JSON")
     assert reasons["foreign.json"] == "no schema_version key: not a reid-bench result record"
-    assert reasons["future.json"].startswith("schema_version 2 (newer than this reid-bench): this reid-bench "
-                                             "reads schema version 1 only")
+    assert reasons["future.json"].startswith("schema_version 3 (newer than this reid-bench): this reid-bench "
+                                             "reads schema versions 1, 2 only")
     assert report.records_used == len(good)
     synthetic = (tmp_path / "out" / "synthetic.md").read_text()
-    assert re.search(r"\| uniform \(12 ep, batch 32, 128x64\) \| no +\| 2 +\|", synthetic)  # seeds 0 and 1; not the schema-2 seed 2
+    assert re.search(r"\| uniform \(12 ep, batch 32, 128x64\) \| no +\| 2 +\|", synthetic)  # seeds 0 and 1; not the schema-3 seed 2
 
 
 @pytest.mark.parametrize("change, reason", [
