@@ -21,7 +21,7 @@ def add_parser(commands, common):
                         help=f"bootstrap resamples (default {DEFAULT_RESAMPLES})")
     parser.add_argument("--confidence", type=float, default=DEFAULT_CONFIDENCE,
                         help=f"interval confidence, between 0 and 1 (default {DEFAULT_CONFIDENCE})")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap random seed (default 0)")
+    parser.add_argument("--seed", type=options.NON_NEGATIVE, default=0, help="bootstrap random seed (default 0)")
     return parser
 
 

@@ -41,6 +41,7 @@ from ..engine.optim import OPTIMIZERS
 from ..errors import UserError, did_you_mean
 from ..evaluation.evaluate import EVALUATORS
 from ..evaluation.test_time import QueryExpansion, Reranking, TestTimeOptions
+from ..models.weights import WEIGHT_SOURCES
 from ..recipes import RECIPES, resolve_recipe
 
 #: RunConfig fields that are not run options of a config: what one invocation does (resume ..., its command line),
@@ -50,7 +51,7 @@ NOT_OPTIONS = ("resume", "overwrite", "progress", "command", "seed", "recipe", "
 SECTIONS = ("recipe", "loss_terms")
 #: the least value of numeric run options, and the values a named option takes: checked before any folder is made
 MINIMUM = {"epochs": 0, "max_iters": 1, "batch_size": 1, "workers": 0, "eval_batch_size": 1, "eval_every": 1}
-CHOICES = {"evaluator": EVALUATORS}
+CHOICES = {"evaluator": EVALUATORS, "pretrained_from": WEIGHT_SOURCES}
 MAX_SEED = 2 ** 32 - 1  # numpy's and torch's seeding take 32 bits
 HEADER = "# reid-bench run configuration: `reid-bench run --config THIS_FILE [--set KEY=VALUE ...]`\n"
 
@@ -227,19 +228,22 @@ def _nest(parts, value):
     return value
 
 
-def read_config_file(path):
-    """The mapping in a YAML config file; :class:`UserError` if it is unreadable or not a mapping."""
+def read_config_file(path, what="--config"):
+    """The mapping in a YAML config file; :class:`UserError` (naming ``what`` the file is) if it is unreadable
+    or not a mapping."""
     try:
         with open(path, encoding="utf-8") as stream:
             document = yaml.safe_load(stream)
     except OSError as exc:
-        raise UserError(f"--config {path}: cannot read it ({exc.strerror or exc})") from None
+        raise UserError(f"{what} {path}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{what} {path}: expected UTF-8 text, byte {exc.start} is not") from None
     except yaml.YAMLError as exc:
-        raise UserError(f"--config {path}: not valid YAML ({' '.join(str(exc).split())[:200]})") from None
+        raise UserError(f"{what} {path}: not valid YAML ({' '.join(str(exc).split())[:200]})") from None
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise UserError(f"--config {path}: expected a mapping of run options (see `reid-bench config show`), "
+        raise UserError(f"{what} {path}: expected a mapping (see `reid-bench config show`), "
                         f"got {type(document).__name__}")
     return document
 
@@ -363,12 +367,17 @@ def _test_time_option(value, where):
     return dataclasses.replace(_rebuild(TestTimeOptions(), plain, "test_time", strict_dicts=True), **nested)
 
 
-def stock_recipe(options, plugins):
-    """``(method, variant, protocol, recipe)``: the recipe of the options without any patch."""
+def check_named(options):
+    """The plugin and the dataset, which no default supplies, are given (on the command line or in the config)."""
     if not options.get("plugin") or not options.get("dataset"):
         missing = [name for name in ("plugin", "dataset") if not options.get(name)]
         raise UserError(f"no {' and no '.join(missing)} given: pass --{' and --'.join(missing)} or a --config that "
                         "names them")
+
+
+def stock_recipe(options, plugins):
+    """``(method, variant, protocol, recipe)``: the recipe of the options without any patch."""
+    check_named(options)
     method = plugins.method_for_plugin(options["plugin"])
     variant = options.get("variant") or method.default_variant
     method.variant(variant)
@@ -517,6 +526,7 @@ def experiment_of_run(config):
 def run_configs(experiment, **invocation):
     """One :class:`RunConfig` per seed of an :class:`ExperimentConfig`; ``invocation``
     adds resume, overwrite, progress and the command line."""
+    check_named(experiment.options)
     options = {name: value for name, value in experiment.options.items() if name != "seeds"}
     if options.get("input_size") is not None:
         options["input_size"] = tuple(options["input_size"])

@@ -113,11 +113,14 @@ def _split_assignments(text):
 
 
 def read_sweep_file(path):
-    """The mapping of a sweep YAML file, its keys checked."""
-    document = read_config_file(path)
+    """The mapping of a sweep YAML file, its keys checked (``config`` and ``output`` are paths)."""
+    document = read_config_file(path, what="sweep file")
     for key in document:
         if key not in FILE_KEYS:
             raise UserError(f"sweep file {path}: unknown key {key}; {did_you_mean(key, list(FILE_KEYS))}")
+    for key in ("config", "output"):
+        if key in document and not isinstance(document[key], str):
+            raise UserError(f"sweep file {path}: {key}: expected a path, got {document[key]!r}")
     return document
 
 

@@ -64,12 +64,17 @@ def resolve_side(path, protocol=None):
     return [(record_path, *_record_and_per_query(record_path)) for record_path in record_paths]
 
 
+def _test_time(record):
+    """The record's test-time options as the leaderboard writes them (flip, distance, AQE, re-ranking)."""
+    try:
+        return evaluation_label(record.get("evaluation"))
+    except InvalidRecord:
+        return "unreadable"
+
+
 def _label(side):
     record = side[0][1]
-    try:
-        options = evaluation_label(record.get("evaluation"))
-    except InvalidRecord:
-        options = "unreadable"
+    options = _test_time(record)
     seeds = ", ".join(str(record.get("seed")) for _, record, _ in side)
     trained_on = record.get("trained_on", record["protocol"])
     where = record["protocol"] if trained_on == record["protocol"] else f"{trained_on}->{record['protocol']}"
@@ -93,6 +98,10 @@ def compare_runs(run_a, run_b, *, protocol=None, reranked=False, resamples=DEFAU
         print(f"{letter}: {_label(side)}: {metric} {mean:.2f}", file=out)
         for record_path, _, _ in side:
             print(f"   {record_path}", file=out)
+    options = [sorted({_test_time(record) or "defaults" for _, record, _ in side}) for side in sides]
+    if len({option for side in options for option in side}) > 1:
+        print(f"note: the records differ in test-time options (A: {' / '.join(options[0])}; B: "
+              f"{' / '.join(options[1])}): the difference measures them too", file=out)
     comparison = paired_bootstrap(matrices[0], matrices[1], resamples=resamples, confidence=confidence, seed=seed)
     print(f"{metric} A - B: {comparison.describe()}", file=out)
     return comparison

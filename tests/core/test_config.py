@@ -76,9 +76,17 @@ def test_a_bad_key_or_value_is_one_error_naming_it(assignment, expected, capsys)
 def test_a_bad_config_file_is_one_error(tmp_path, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text("- just\n- a list\n")
-    assert "expected a mapping of run options" in _error(capsys, ["run", "--config", str(path)])
+    assert "expected a mapping" in _error(capsys, ["run", "--config", str(path)])
     assert "cannot read it" in _error(capsys, ["run", "--config", str(tmp_path / "missing.yaml")])
     assert "no plugin and no dataset given" in _error(capsys, ["config", "show"])
+    # reliability issue, defects 6 and 9: these were a UnicodeDecodeError traceback, "unknown plugin None" and
+    # "ImageNet weights not found"
+    path.write_bytes(b"plugin: baseline\ndataset: synthetic\n# \xff\n")
+    assert "expected UTF-8 text, byte 38 is not" in _error(capsys, ["run", "--config", str(path)])
+    path.write_text("")
+    assert "no plugin and no dataset given" in _error(capsys, ["run", "--config", str(path)])
+    assert "pretrained_from: expected one of imagenet, synthetic, got 'foo'" in _error(
+        capsys, ["run", "--plugin", "baseline", "--dataset", "synthetic", "--set", "pretrained_from=foo"])
 
 
 def _records(output):

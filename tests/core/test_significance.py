@@ -102,3 +102,23 @@ def test_compare_refuses_different_queries(tmp_path, capsys):
     assert "not evaluated on the same queries" in capsys.readouterr().err
     assert main(["compare", record_a, str(tmp_path / "missing.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_compare_says_when_the_sides_differ_in_test_time_options(tmp_path, capsys):
+    """Reliability issue, defect 8: records with other test-time options were paired without a word."""
+    output = str(tmp_path / "runs")
+    record_a, _ = write_run(output, "a", 0, np.full(10, 0.6), np.arange(10))
+    record_b, _ = write_run(output, "b", 0, np.full(10, 0.5), np.arange(10))
+    assert main(["compare", record_a, record_b, "--resamples", "50"]) == 0
+    assert "note:" not in capsys.readouterr().out
+    with open(record_b) as stream:
+        record = json.load(stream)
+    record["evaluation"]["test_time"]["flip"] = False
+    with open(record_b, "w") as stream:
+        json.dump(record, stream)
+    assert main(["compare", record_a, record_b, "--resamples", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "note: the records differ in test-time options (A: flip, cosine; B: cosine)" in out
+    with pytest.raises(SystemExit) as info:
+        main(["compare", record_a, record_b, "--seed", "-1"])
+    assert info.value.code == 2 and "--seed: expected a whole number of at least 0" in capsys.readouterr().err

@@ -80,6 +80,19 @@ def test_a_sweep_file_with_an_unknown_key_is_refused(tmp_path, capsys):
     assert "unknown key plugin; did you mean plugins?" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("content, expected", [
+    ("output: 5\n", "output: expected a path, got 5"),
+    ("config: [a, b]\n", "config: expected a path, got ['a', 'b']"),
+])
+def test_a_sweep_file_whose_paths_are_not_text_is_refused(tmp_path, capsys, content, expected):
+    """Reliability issue, defect 6: these were TypeError tracebacks."""
+    sweep = tmp_path / "grid.yaml"
+    sweep.write_text("plugins: [baseline]\ndatasets: [synthetic]\n" + content)
+    assert main(["sweep", str(sweep), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0] == f"error: sweep file {sweep}: {expected}"
+
+
 def test_the_slurm_launcher_submits_one_job_array(tmp_path, capsys, monkeypatch):
     """Without a cluster: a fake ``sbatch`` on PATH keeps the submission script submitit writes."""
     bin_dir, kept = tmp_path / "bin", tmp_path / "submitted.sh"
