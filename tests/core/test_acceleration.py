@@ -61,7 +61,7 @@ def test_options_are_recorded(tmp_path):
 
 def test_default_workers_are_recorded_and_resume_refuses_another_count(tmp_path, capsys):
     output = str(tmp_path / "runs")
-    assert main([*TOY, "--output", output]) == 0
+    assert main([*TOY, "--output", output, "--keep-checkpoint"]) == 0  # a checkpoint to resume from
     assert _record(output)["train"]["workers"] == default_workers()
     capsys.readouterr()
     assert main([*TOY, "--output", output, "--workers", str(default_workers() + 1), "--resume"]) == 2
