@@ -1,4 +1,5 @@
-"""``reid-bench leaderboard``: regenerate ``leaderboards/*.md`` (and their figures) from result records."""
+"""``reid-bench leaderboard``: regenerate ``leaderboards/`` from result records: per protocol the markdown
+page, the same page as sortable HTML, its rows as CSV and its figures (:mod:`reid_bench.leaderboard`)."""
 import argparse
 import os
 import sys
@@ -19,8 +20,11 @@ class _AppendReplacingDefault(argparse.Action):
 
 
 def add_parser(commands, common):
-    parser = commands.add_parser(NAME, parents=[common], help="regenerate leaderboards/*.md",
-                                 description="Regenerate the markdown leaderboards from result records.")
+    parser = commands.add_parser(NAME, parents=[common], help="regenerate leaderboards/ (markdown, HTML, CSV)",
+                                 description="Regenerate the leaderboards from result records: per protocol "
+                                             "<protocol>.md, the same page as sortable HTML (<protocol>.html), "
+                                             "every row as CSV (<protocol>.csv) and the figures, and README.md "
+                                             "linking them.")
     parser.add_argument(
         "--results", metavar="DIR", action=_AppendReplacingDefault, default=list(DEFAULT_RESULT_DIRS),
         help="a folder searched (recursively) for result records; repeatable "

@@ -1,6 +1,6 @@
 """The options more than one command takes, each declared once (the dataset and where it is, the device,
-loader workers, a trained run's checkpoint, where a command writes, experiment configs, test-time options), the whole-number
-argument types, and what parsed options make (test-time options, an experiment config)."""
+loader workers, a trained run's checkpoint, where a command writes, experiment configs, test-time
+options), the whole-number argument types, and what parsed options make (test-time options, an experiment config)."""
 import argparse
 
 from ..evaluation.evaluate import EVALUATORS

@@ -39,6 +39,11 @@ class Stat:
     n: int
 
 
+def mean_of(stat):
+    """A :class:`Stat`'s mean, ``None`` for no stat."""
+    return None if stat is None else stat.mean
+
+
 def summarize(values):
     """The :class:`Stat` of a list of numbers; ``None`` when the list is empty or a value is
     missing (``None``): a mean over only some of the seeds would read as one over all of them."""

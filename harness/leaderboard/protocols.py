@@ -23,9 +23,15 @@ class ProtocolPage:
     overrides: str = ""
 
 
+def page_stem(name):
+    """What the page's files are named (``<stem>.md``, ``<stem>.html``, ``<stem>.csv`` and the figures
+    ``<stem>-<figure>.svg``): the protocol's name, or ``<source>-to-<target>`` for a cross-domain page."""
+    return name.replace(PAIR, "-to-")
+
+
 def page_filename(name):
-    """The page's file name: the protocol's name, or ``<source>-to-<target>.md`` for a cross-domain page."""
-    return f"{name.replace(PAIR, '-to-')}.md"
+    """The page's markdown file name, ``<stem>.md``."""
+    return f"{page_stem(name)}.md"
 
 
 def _pair_page(name, task, protocols):

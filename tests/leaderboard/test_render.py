@@ -1,4 +1,5 @@
-"""Rendering: a fixed set of records gives exactly the golden markdown, the same bytes every time.
+"""Rendering: a fixed set of records gives exactly the golden pages (markdown, HTML, CSV), the same bytes
+every time.
 
 To accept a deliberate change of the output, rerun with ``REID_BENCH_UPDATE_GOLDEN=1`` and review
 the diff of ``tests/leaderboard/golden/``.
@@ -72,12 +73,12 @@ def _render(results, out, plugin_set):
     return {os.path.basename(path): open(path, encoding="utf-8").read() for path in report.written}
 
 
-def test_fixed_records_render_to_the_golden_markdown(tmp_path, plugin_set):
+def test_fixed_records_render_to_the_golden_pages(tmp_path, plugin_set):
     write_records(tmp_path / "results", golden_records(), golden_per_query())
     pages = _render(tmp_path / "results", tmp_path / "out", plugin_set)
 
-    assert sorted(pages) == ["README.md", "cifar100.md", "cuhk03-labeled-classic.md", "cuhk03-labeled.md",
-                             "market1501.md", "synthetic.md"]
+    stems = ["cifar100", "cuhk03-labeled-classic", "cuhk03-labeled", "market1501", "synthetic"]
+    assert sorted(pages) == sorted(["README.md"] + [stem + kind for stem in stems for kind in (".md", ".html", ".csv")])
     if os.environ.get("REID_BENCH_UPDATE_GOLDEN"):
         shutil.rmtree(GOLDEN, ignore_errors=True)
         # the figures' bytes depend on matplotlib's version; test_figures checks them run against run
@@ -121,4 +122,4 @@ def test_footnotes_share_numbers_for_equal_texts():
     assert notes.markers(["a", "b"]) == " [1] [2]"
     assert notes.markers(["b"]) == " [2]"
     assert notes.markers([]) == ""
-    assert notes.render() == "[1] a\n\n[2] b"
+    assert Footnotes.paragraphs(notes.texts) == ["[1] a", "[2] b"]
