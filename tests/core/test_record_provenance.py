@@ -18,6 +18,7 @@ from reid_bench.plugin_manager import load_plugins
 from reid_bench.results import records
 from reid_bench.results.records import read_record
 from reid_bench.run_folder import CHECKPOINT_FILE, MODEL_FILE, SETTINGS_FILE
+from reid_bench.spec import ClassificationSplits
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = ["run", "--plugin", "baseline", "--dataset", "synthetic", "--epochs", "1", "--max-iters", "2", "--batch-size",
@@ -84,6 +85,7 @@ def test_a_record_says_how_to_reproduce_it_and_eval_records_say_the_same(tmp_pat
         record["data_fingerprint"]
     splits.query = splits.query[1:]
     assert records.data_fingerprint([splits]) != record["data_fingerprint"]
+    assert records.data_fingerprint([ClassificationSplits([], [], [], [], [])]) is None  # image arrays: none
 
     # the cached synthetic pretraining the backbone started from
     (weights,) = glob.glob(os.path.join(str(reid_bench_cache), "pretrained", "*.pth"))
