@@ -2,7 +2,8 @@
 
 - ``<protocol>-cmc.svg`` (re-id pages): the CMC curve, ranks 1-50, of every row with runs, the mean over
   its seeds. Records written before the full curve was recorded (``evaluation.cmc``) give only R1, R5,
-  R10 and R20; such a row is drawn as those four points, dashed, and says so in the legend.
+  R10 and R20; such a row is drawn as those four points, dashed, and says so in the legend. Colours
+  repeat after ten rows, each time with another line style (solid, dash-dot, dotted).
 - ``<protocol>-<metric>.svg``: the primary metric (mAP; top-1 error on classification pages) of every
   row with runs as a bar, mean over the seeds, with the sample standard deviation as its error bar and
   the number of seeds beside it.
@@ -24,6 +25,7 @@ SVG_RC = {"svg.hashsalt": "reid-bench leaderboard", "svg.fonttype": "path", "fon
 METADATA = {"Date": None, "Creator": None}
 METRIC_LABELS = {"mAP": "mAP (%)", "top1_err": "top-1 error (%)"}
 MAX_RANK = 50
+CURVE_STYLES = ("-", "-.", ":")  # the full curves' line style, by which round of the ten colours
 
 
 def _aspects(row):
@@ -40,12 +42,27 @@ def _aspects(row):
     }
 
 
+#: aspects that come with the method: named only where rows of one method variant differ in them
+METHOD_ASPECTS = ("plugin", "backbone")
+
+
+def _differs(name, rows, aspects):
+    """Whether aspect ``name`` tells some plotted rows apart: it is not the same for all of them (for
+    :data:`METHOD_ASPECTS`: for all rows of some method variant)."""
+    if name not in METHOD_ASPECTS:
+        return len({row_aspects[name] for row_aspects in aspects}) > 1
+    by_variant = {}
+    for row, row_aspects in zip(rows, aspects):
+        by_variant.setdefault((row.method, row.variant), set()).add(row_aspects[name])
+    return any(len(values) > 1 for values in by_variant.values())
+
+
 def row_labels(rows):
     """One legend label per row with runs: ``method [variant]``, then each aspect of :func:`_aspects`
-    that is not the same for every row plotted (so a page of one recipe does not repeat it on every
-    line); rows that still read alike add their recipe's fingerprint."""
+    that differs among the rows plotted (:func:`_differs`; a page of one recipe does not repeat it on
+    every line); rows that still read alike add their recipe's fingerprint."""
     aspects = [_aspects(row) for row in rows]
-    varying = [name for name in aspects[0] if len({row_aspects[name] for row_aspects in aspects}) > 1]
+    varying = [name for name in aspects[0] if _differs(name, rows, aspects)]
     labels = []
     for row, row_aspects in zip(rows, aspects):
         parts = [row_aspects[name] for name in varying if row_aspects[name]]
@@ -68,7 +85,8 @@ def _cmc_figure(rows, labels, plt):
         colour = colours(index % 10)
         if row.cmc:
             ranks = list(range(1, min(MAX_RANK, len(row.cmc)) + 1))
-            axes.plot(ranks, row.cmc[:len(ranks)], color=colour, linewidth=1.4, label=label)
+            axes.plot(ranks, row.cmc[:len(ranks)], color=colour, linestyle=CURVE_STYLES[index // 10 % 3],
+                      linewidth=1.4, label=label)
         else:
             points = [(rank, row.metrics[f"R{rank}"].mean) for rank in CMC_RANKS if row.metrics.get(f"R{rank}")]
             axes.plot([r for r, _ in points], [v for _, v in points], "o--", color=colour, markersize=3,

@@ -250,3 +250,17 @@ def test_legend_labels_name_only_what_differs_among_the_plotted_rows(tmp_path):
 def test_the_figures_files_are_the_ones_the_html_shows(out):
     shown = {name for page in out.glob("*.html") for name in _parse(page).fetched}
     assert shown == {os.path.basename(path) for path in glob.glob(str(out / "*.svg"))}
+
+
+def test_legend_labels_name_a_backbone_only_where_one_method_variant_has_several(tmp_path):
+    records = [make_record(seed=0, metrics=reid_metrics(60.0, 80.0)),
+               make_record(method="beta", backbone="googlenet", seed=0, metrics=reid_metrics(50.0, 70.0))]
+    write_records(tmp_path / "results", records)
+    loaded, _, _ = load_records([str(tmp_path / "results")])
+    assert row_labels(build_rows("synthetic", "reid", loaded, {})) == ["alpha [full]", "beta [full]"]
+    records.append(make_record(backbone="resnet18", seed=0, metrics=reid_metrics(40.0, 60.0),
+                               finished_at="2026-01-02T00:00:00+00:00"))
+    write_records(tmp_path / "results", records)
+    loaded, _, _ = load_records([str(tmp_path / "results")])
+    assert row_labels(build_rows("synthetic", "reid", loaded, {})) == [
+        "alpha [full] resnet50", "beta [full] googlenet", "alpha [full] resnet18"]
