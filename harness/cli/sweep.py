@@ -7,8 +7,8 @@ import sys
 from ..errors import UserError
 from ..experiment import config as config_module
 from ..experiment.runs import run_folder
-from ..experiment.sweep import (LAUNCHERS, RUN_FLAGS, Launcher, Outcome, build_sweep, is_done, launch,
-                                read_sweep_file, recorded_run_folders, summary)
+from ..experiment.sweep import (LAUNCHERS, RUN_FLAGS, Launcher, Outcome, build_sweep, cell_settings, cell_state,
+                                launch, read_sweep_file, recorded_run_folders, summary)
 from ..run_folder import CHECKPOINT_FILE
 from . import options, run
 from .base import Parser, command_line, common_parser, execute, given_options
@@ -64,13 +64,14 @@ def _parse_run(argv):
 
 
 def run_folder_of(sweep, cell, plugins):
-    """The run folder ``cell`` trains in, found the way ``reid-bench run`` finds it; checks the cell."""
+    """``(run folder, RunConfig)`` of ``cell``: the folder it trains in, found the way ``reid-bench run`` finds
+    it; checks the cell."""
     args = _parse_run(sweep.argv(cell))
     experiment = options.experiment_of_args(args, args.given_options)
     (run_config,) = config_module.run_configs(experiment)
     _, overrides = config_module.resolve_experiment(experiment, plugins)
     method = plugins.method_for_plugin(run_config.plugin)
-    return run_folder(run_config, method, run_config.variant or method.default_variant, overrides)
+    return run_folder(run_config, method, run_config.variant or method.default_variant, overrides), run_config
 
 
 def run_cell(argv):
@@ -99,13 +100,20 @@ def command(args, plugins):
                         run_options={flag: getattr(args, "run_" + flag) for flag in RUN_FLAGS},
                         assignments=args.assignments, config=args.config, output=args.output)
     recorded = recorded_run_folders(sweep.output)
-    todo, outcomes = [], []
+    todo, outcomes, differing = [], [], []
     for cell in sweep.cells:
-        folder = run_folder_of(sweep, cell, plugins)
-        if is_done(folder, recorded):
+        folder, run_config = run_folder_of(sweep, cell, plugins)
+        state, difference = cell_state(folder, recorded, cell_settings(run_config))
+        if state == "differs":
+            differing.append(f"{cell.label} ({folder}: {difference})")
+        elif state == "done":
             outcomes.append(Outcome(cell, "skipped", folder=folder))
         else:
             todo.append((cell, folder, os.path.isfile(os.path.join(folder, CHECKPOINT_FILE))))
+    if differing:
+        raise UserError(f"{len(differing)} cell(s) would train in run folders that hold a finished run made with other "
+                        f"settings: {'; '.join(differing[:3])}{' ...' if len(differing) > 3 else ''}; give the sweep "
+                        "another --output, or remove those run folders")
     if args.dry_run:
         for outcome in outcomes:
             print(f"done     {outcome.cell.label}  ({outcome.folder})")

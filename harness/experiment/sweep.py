@@ -18,7 +18,8 @@ and/or a sweep YAML file (flags win)::
 Every cell is checked before anything is launched (its plugin, variant, dataset and overrides are
 resolved as ``reid-bench run`` would, see :mod:`reid_bench.experiment.config`), so a typo fails the sweep, not one
 job an hour in. A cell is done when its run folder holds ``model.pt`` and ``<output>/results`` holds a
-record of that folder: a rerun of the sweep skips it. Every other cell runs with ``--resume``, so a cell
+record of that folder made with the cell's ``--max-iters`` and test-time options: a rerun of the sweep skips it
+(a folder whose run was made with other ones stops the sweep before anything runs). Every other cell runs with ``--resume``, so a cell
 that was preempted or failed continues from its last checkpoint (or starts, if it has none).
 
 ``--launcher local`` (the default) runs cells as local processes, ``--jobs`` at a time;
@@ -36,7 +37,8 @@ import time
 from typing import Optional
 
 from ..errors import UserError, did_you_mean
-from ..results.records import records_in
+from ..evaluation.test_time import TestTimeOptions
+from ..results.records import InvalidRecord, evaluation_label, records_in
 from ..run_folder import MODEL_FILE, RESULTS_FOLDER
 from .config import read_config_file
 
@@ -153,14 +155,42 @@ def build_sweep(document, *, plugins=(), variants=(), datasets=(), recipes=(), s
 
 
 def recorded_run_folders(output):
-    """The run folders that have a result record under ``<output>/results``."""
-    return {os.path.normpath(os.path.abspath(record["run_dir"])) for _, record in records_in(
-        os.path.join(output, RESULTS_FOLDER)) if isinstance(record.get("run_dir"), str)
-        and "evaluated_checkpoint" not in record}
+    """``{run folder: [its result records]}`` of the training records under ``<output>/results``."""
+    found = {}
+    for _, record in records_in(os.path.join(output, RESULTS_FOLDER)):
+        if isinstance(record.get("run_dir"), str) and "evaluated_checkpoint" not in record:
+            found.setdefault(os.path.normpath(os.path.abspath(record["run_dir"])), []).append(record)
+    return found
 
 
-def is_done(folder, recorded):
-    return os.path.isfile(os.path.join(folder, MODEL_FILE)) and os.path.normpath(os.path.abspath(folder)) in recorded
+def cell_settings(run_config):
+    """What a cell's record must say besides its run folder (which already holds the recipe) for the cell to
+    count as done: the ``--max-iters`` cap and the test-time options (``evaluation_label``)."""
+    test_time = (run_config.test_time or TestTimeOptions()).describe()
+    return {"max_iters": run_config.max_iters, "test-time": evaluation_label({"test_time": test_time}) or "defaults"}
+
+
+def _settings_of_record(record):
+    try:
+        label = evaluation_label(record.get("evaluation"))
+    except InvalidRecord:
+        label = "unreadable"
+    train = record.get("train") if isinstance(record.get("train"), dict) else {}
+    return {"max_iters": train.get("max_iters"), "test-time": label or "defaults"}
+
+
+def cell_state(folder, recorded, settings):
+    """``"done"`` when ``folder`` holds ``model.pt`` and a record of it agrees with the cell's ``settings``
+    (:func:`cell_settings`), ``"differs"`` (with what differs) when its records were made with other settings,
+    else ``"todo"``: ``(state, difference)``."""
+    records = recorded.get(os.path.normpath(os.path.abspath(folder)), [])
+    if not records or not os.path.isfile(os.path.join(folder, MODEL_FILE)):
+        return "todo", ""
+    found = [_settings_of_record(record) for record in records]
+    if settings in found:
+        return "done", ""
+    return "differs", "; ".join(f"{key} {found[-1][key]} where the cell has {settings[key]}" for key in settings
+                                if found[-1][key] != settings[key])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,6 +37,15 @@ def test_a_sweep_runs_its_cells_skips_done_ones_resumes_and_reports_failures(tmp
     assert out.count("| ran ") == 2 and "2 ran" in out
     assert len(_records(output)) == 2
 
+    # reliability issue, defect 8: a cell whose folder holds a run with another --max-iters or other test-time
+    # options was counted done
+    for extra, difference in ((["--max-iters", "3"], "max_iters 2 where the cell has 3"),
+                              (["--set", "test_time.flip=true"], "test-time defaults where the cell has flip")):
+        assert main(["sweep", str(sweep), "--dry-run", *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: 2 cell(s) would train in run folders"), err
+        assert difference in err[0] and "another --output" in err[0]
+
     # again: both done; one more seed runs; a cell that lost its record and weights is resumed (from the
     # checkpoint keep_checkpoint kept; without it a finished cell has none). One job
     # at a time: the second cell starts after the first is done (a finished job once took the place of
