@@ -45,6 +45,9 @@ def command(args, plugins):
         if missing:
             raise UserError(f"--results {missing[0]}: no such folder; expected a folder of result records "
                             "(nothing was rewritten)")
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise UserError(f"--output {args.output}: a file; expected a folder for the pages (or a path where one can "
+                        "be made)")
     report = write_leaderboards(args.results, args.output, plugins, include_smoke=args.include_smoke)
     for folder in report.missing_dirs:
         print(f"warning: no result folder {folder}", file=sys.stderr)

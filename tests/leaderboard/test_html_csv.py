@@ -264,3 +264,13 @@ def test_legend_labels_name_a_backbone_only_where_one_method_variant_has_several
     loaded, _, _ = load_records([str(tmp_path / "results")])
     assert row_labels(build_rows("synthetic", "reid", loaded, {})) == [
         "alpha [full] resnet50", "beta [full] googlenet", "alpha [full] resnet18"]
+
+
+def test_an_output_that_is_a_file_is_one_error_line(tmp_path, capsys):
+    from reid_bench.cli import main
+
+    (tmp_path / "taken").write_text("not a folder")
+    assert main(["leaderboard", "--results", str(tmp_path), "--output", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --output ") and err.count("\n") == 1 and "expected a folder" in err
+    assert (tmp_path / "taken").read_text() == "not a folder"
