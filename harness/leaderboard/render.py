@@ -395,7 +395,7 @@ def page_blocks(page, rows, protocols, figures=()):
     return blocks
 
 
-def markdown_table(table):
+def _markdown_table(table):
     """A :class:`Table` in GitHub markdown (the footnotes are paragraphs of their own)."""
     body = [[_cell(cell.text) for cell in row] for row in table.body]
     return tabulate(body, headers=list(table.headers), tablefmt="github", disable_numparse=True)
@@ -409,7 +409,7 @@ def _markdown_block(block):
     if block.kind == "list":
         return "\n".join(f"- {item}" for item in block.content)
     if block.kind == "table":
-        return markdown_table(block.content)
+        return _markdown_table(block.content)
     if block.kind == "figure":
         caption, name = block.content
         return f"![{caption}]({name})"
