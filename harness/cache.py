@@ -11,12 +11,18 @@ def cache_base():
 
 
 @contextlib.contextmanager
-def exclusive_lock(path):
+def exclusive_lock(path, waiting=None, log=print):
     """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block; other processes
-    asking for it wait."""
+    asking for it wait, saying so with ``log`` first ("waiting for another process making ``waiting``")
+    when ``waiting`` is given."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                log(f"waiting for another process making {waiting} (it holds {path})")
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:

@@ -381,7 +381,7 @@ def ensure_generated(root, domain=SYNTHETIC):
     if _is_current(marker, fingerprint):
         return dataset_dir
     os.makedirs(root, exist_ok=True)
-    with exclusive_lock(os.path.join(root, f".{domain.name}.lock")):
+    with exclusive_lock(os.path.join(root, f".{domain.name}.lock"), waiting=f"the {domain.name} dataset"):
         if _is_current(marker, fingerprint):
             return dataset_dir
         staging = tempfile.mkdtemp(prefix=f".{domain.name}-", dir=root)

@@ -1,5 +1,8 @@
 """Backbones from torchvision (ResNet-18/34/50/101, GoogLeNet), loaded with pretrained weights or started from
 scratch with identity residual blocks. Where the weights come from is :mod:`.weights`."""
+import os
+import pickle
+
 import torch
 import torchvision
 
@@ -47,6 +50,24 @@ def _strided_conv(block):
     return block.conv2 if hasattr(block, "conv3") else block.conv1
 
 
+def _read_weights(pretrained, arch, geometry):
+    """``(path, state)`` of ``arch``'s weight file from ``pretrained``. A file that cannot be read (truncated by a
+    full disk, not a weights file) is an error line when it is the user's; the harness's own cached synthetic
+    weights are removed and made again."""
+    path = pretrained.weights_for(arch, geometry)
+    try:
+        return path, torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        problem = " ".join(str(exc).split())[:200]
+        if pretrained.source != "synthetic":
+            raise UserError(f"cannot read {path} as a weights file ({problem}); expected torchvision's {arch} "
+                            "weights") from None
+    print(f"the cached {path} cannot be read ({problem}); making it again")
+    os.remove(path)
+    path = pretrained.weights_for(arch, geometry)
+    return path, torch.load(path, map_location="cpu", weights_only=True)
+
+
 def load_imagenet_weights(module, arch, pretrained, strict=True):
     """Load ``arch``'s pretrained weights (ImageNet's or the synthetic ones, as ``pretrained``, a
     :class:`~reid_bench.models.weights.Pretrained`, says) into ``module``; without ``pretrained`` the module trains
@@ -58,8 +79,7 @@ def load_imagenet_weights(module, arch, pretrained, strict=True):
     """
     if not pretrained:
         return zero_init_residuals(module)
-    path = pretrained.weights_for(arch, resnet_geometry(module))
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    path, state = _read_weights(pretrained, arch, resnet_geometry(module))
     own = module.state_dict()
     if not isinstance(state, dict) or not any(key in own for key in state):
         # e.g. a run's model.pt (its keys start with the plugin's module names): nothing would be loaded

@@ -237,7 +237,7 @@ def synthetic_weights(arch, geometry=None, recipe=None, log=print):
     path = os.path.join(folder, f"{name}.pth")
     if os.path.isfile(path):
         return path
-    with exclusive_lock(path + ".lock"):
+    with exclusive_lock(path + ".lock", waiting=f"the synthetic pretraining of {arch}", log=log):
         if os.path.isfile(path):
             return path
         where = f" at {geometry_name(geometry)}" if geometry else ""

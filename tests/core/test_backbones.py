@@ -1,4 +1,6 @@
 """Backbones built from scratch start with identity residual blocks (zero-init residual)."""
+import os
+
 import torch
 from torchreid.reid.models.resnet import Bottleneck, ResNet
 
@@ -48,3 +50,8 @@ def test_a_weights_file_that_matches_nothing_is_refused_not_silently_skipped(tmp
     torch.save(net.state_dict(), fitting)
     loaded = load_imagenet_weights(resnet(18, pretrained=False), "resnet18", Pretrained(str(fitting)))
     assert torch.equal(loaded.conv1.weight, net.conv1.weight)
+    # defect 7: a truncated weights file of the user's is an error line naming it, not a traceback
+    with open(fitting, "r+b") as handle:
+        handle.truncate(os.path.getsize(fitting) // 2)
+    with pytest.raises(UserError, match="cannot read .*resnet18.pth as a weights file"):
+        load_imagenet_weights(resnet(18, pretrained=False), "resnet18", Pretrained(str(fitting)))

@@ -114,6 +114,20 @@ def test_weights_are_made_once_per_geometry_and_cached(tiny_recipe, monkeypatch)
     assert pretraining.PretrainingRecipe(iterations=3).fingerprint("resnet50") != tiny_recipe.fingerprint("resnet50")
 
 
+def test_a_truncated_cached_weights_file_is_made_again(tiny_recipe, capsys):
+    """Reliability issue, defect 7: a truncated cache file was a traceback on every later run, never rebuilt."""
+    from reid_bench import resnet
+
+    path = pretraining.synthetic_weights("resnet50", log=lambda *_: None)
+    whole = torch.load(path, weights_only=True)
+    with open(path, "r+b") as handle:
+        handle.truncate(os.path.getsize(path) // 2)
+    net = resnet(50, Pretrained(source="synthetic"))
+    assert "cannot be read" in capsys.readouterr().out
+    torch.testing.assert_close(net.conv1.weight, whole["conv1.weight"])  # the pretraining is deterministic
+    torch.testing.assert_close(torch.load(path, weights_only=True)["conv1.weight"], whole["conv1.weight"])
+
+
 def test_every_backbone_builder_loads_the_weights_of_its_geometry(tiny_recipe):
     from reid_bench import googlenet, resnet
     from reid_bench.plugins.baseline.model import build_baseline
