@@ -8,7 +8,7 @@ from ..errors import UserError
 from ..experiment import config as config_module
 from ..experiment.runs import run_folder
 from ..experiment.sweep import (LAUNCHERS, RUN_FLAGS, Launcher, Outcome, build_sweep, cell_settings, cell_state,
-                                launch, read_sweep_file, recorded_run_folders, summary)
+                                launch, queued_cells, read_sweep_file, recorded_run_folders, summary)
 from ..run_folder import CHECKPOINT_FILE
 from . import options, run
 from .base import Parser, command_line, common_parser, execute, given_options
@@ -90,9 +90,9 @@ def command(args, plugins):
     if args.launcher == "slurm" and not args.dry_run:
         import shutil
 
-        missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+        missing = [tool for tool in ("sbatch", "srun", "squeue") if shutil.which(tool) is None]
         if missing:
-            raise UserError(f"--launcher slurm needs Slurm's {' and '.join(missing)} on this machine's PATH (run the "
+            raise UserError(f"--launcher slurm needs Slurm's {', '.join(missing)} on this machine's PATH (run the "
                             "sweep on a login node), or use --launcher local")
     document = read_sweep_file(args.sweep_file) if args.sweep_file else {}
     sweep = build_sweep(document, plugins=args.plugins, variants=args.variants, datasets=args.datasets,
@@ -100,6 +100,8 @@ def command(args, plugins):
                         run_options={flag: getattr(args, "run_" + flag) for flag in RUN_FLAGS},
                         assignments=args.assignments, config=args.config, output=args.output)
     recorded = recorded_run_folders(sweep.output)
+    log_dir = os.path.join(sweep.output, "sweep-logs")
+    queued = queued_cells(log_dir) if args.launcher == "slurm" and not args.dry_run else {}
     todo, outcomes, differing = [], [], []
     for cell in sweep.cells:
         folder, run_config = run_folder_of(sweep, cell, plugins)
@@ -108,6 +110,8 @@ def command(args, plugins):
             differing.append(f"{cell.label} ({folder}: {difference})")
         elif state == "done":
             outcomes.append(Outcome(cell, "skipped", folder=folder))
+        elif folder in queued:
+            outcomes.append(Outcome(cell, "queued", folder=f"Slurm job {queued[folder]}"))
         else:
             todo.append((cell, folder, os.path.isfile(os.path.join(folder, CHECKPOINT_FILE))))
     if differing:
@@ -124,7 +128,7 @@ def command(args, plugins):
         return 0
     if todo:
         launcher = Launcher(args.launcher, args.jobs, args.time, args.partition, args.gpus, args.cpus, args.mem)
-        outcomes += launch(sweep, todo, launcher, run_cell, os.path.join(sweep.output, "sweep-logs"),
+        outcomes += launch(sweep, todo, launcher, run_cell, log_dir,
                            log=lambda line: print(line, file=sys.stderr, flush=True))
     order = {cell: index for index, cell in enumerate(sweep.cells)}
     outcomes.sort(key=lambda outcome: order[outcome.cell])

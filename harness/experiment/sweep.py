@@ -25,17 +25,21 @@ that was preempted or failed continues from its last checkpoint (or starts, if i
 ``--launcher local`` (the default) runs cells as local processes, ``--jobs`` at a time;
 ``--launcher slurm`` submits one job array (``--partition``, ``--gpus``, ``--cpus``, ``--time``,
 ``--mem``; ``--jobs`` is the array's parallelism) and returns: the same sweep run again says which cells
-are done. Each cell's output goes to a log file under ``<output>/sweep-logs``; the summary table at the
+are done, leaves the cells whose jobs Slurm still has queued or running alone and submits the others. Each
+cell's output goes to a log file under ``<output>/sweep-logs``; the summary table at the
 end says which cells ran, were resumed, skipped, failed or submitted, with their logs.
 """
 import contextlib
 import dataclasses
 import itertools
+import json
 import os
 import re
+import subprocess
 import time
 from typing import Optional
 
+from ..atomic import write_text_atomic
 from ..errors import UserError, did_you_mean
 from ..evaluation.test_time import TestTimeOptions
 from ..results.records import InvalidRecord, evaluation_label, records_in
@@ -46,6 +50,9 @@ LAUNCHERS = ("local", "slurm")
 GRID_KEYS = ("plugins", "variants", "datasets", "recipes", "seeds", "overrides")
 FILE_KEYS = (*GRID_KEYS, "config", "set", "output")
 POLL_S = 1.0
+#: under ``<output>/sweep-logs``: ``{run folder: Slurm job id}`` of the cells submitted, so that a rerun of the
+#: sweep leaves the cells whose jobs are still queued or running alone instead of submitting them again
+SUBMITTED_FILE = "submitted.json"
 #: run options a sweep also takes as flags (each is ``--set OPTION=VALUE`` for every cell)
 RUN_FLAGS = ("epochs", "max_iters", "batch_size", "root", "device", "workers", "pretrained_from")
 
@@ -211,7 +218,7 @@ class Launcher:
 @dataclasses.dataclass
 class Outcome:
     cell: Cell
-    status: str  # "ran", "resumed", "skipped" (done before), "failed", "submitted" (Slurm)
+    status: str  # "ran", "resumed", "skipped" (done before), "failed", "submitted", "queued" (Slurm: submitted before)
     log: str = ""
     folder: str = ""
 
@@ -230,6 +237,33 @@ def _executor(launcher, log_dir):
     executor = submitit.AutoExecutor(folder=log_dir, cluster="local")
     executor.update_parameters(timeout_min=launcher.time)
     return executor
+
+
+def _submitted(log_dir):
+    try:
+        with open(os.path.join(log_dir, SUBMITTED_FILE)) as stream:
+            submitted = json.load(stream)
+    except (OSError, ValueError):
+        return {}
+    return submitted if isinstance(submitted, dict) else {}
+
+
+def queued_cells(log_dir):
+    """``{run folder: job id}`` of the cells a Slurm sweep submitted (:data:`SUBMITTED_FILE`) whose jobs
+    ``squeue`` still lists (pending or running)."""
+    submitted = {folder: job for folder, job in _submitted(log_dir).items() if isinstance(job, str)}
+    if not submitted:
+        return {}
+    arrays = sorted({job.split("_")[0] for job in submitted.values()})
+    listed = subprocess.run(["squeue", "-h", "-r", "-o", "%i", "-j", ",".join(arrays)], capture_output=True,
+                            text=True)  # fails (exit 1) when Slurm has forgotten all of them: none queued
+    alive = set(listed.stdout.split()) if listed.returncode == 0 else set()
+    return {folder: job for folder, job in submitted.items() if job in alive}
+
+
+def _remember_submitted(log_dir, jobs):
+    os.makedirs(log_dir, exist_ok=True)
+    write_text_atomic(os.path.join(log_dir, SUBMITTED_FILE), json.dumps({**_submitted(log_dir), **jobs}, indent=1))
 
 
 def _log_of(job):
@@ -265,6 +299,7 @@ def _launch(sweep, todo, launcher, job, log_dir, log):
     executor = _executor(launcher, log_dir)
     if launcher.kind == "slurm":  # submitted, not waited for: rerun the sweep to see what is done
         jobs = executor.map_array(job, [sweep.argv(cell) for cell, _, _ in todo])
+        _remember_submitted(log_dir, {folder: submitted.job_id for (_, folder, _), submitted in zip(todo, jobs)})
         log(f"submitted job array {jobs[0].job_id.split('_')[0]} ({len(jobs)} cells); run the same sweep again "
             "to see which are done (done cells are skipped, interrupted ones resumed)")
         return [Outcome(cell, "submitted", _log_of(job), folder) for (cell, folder, _), job in zip(todo, jobs)]
@@ -303,6 +338,6 @@ def summary(outcomes):
 
     rows = [[outcome.cell.label, outcome.status, outcome.log or outcome.folder] for outcome in outcomes]
     counts = {status: sum(o.status == status for o in outcomes)
-              for status in ("ran", "resumed", "skipped", "failed", "submitted")}
+              for status in ("ran", "resumed", "skipped", "failed", "submitted", "queued")}
     totals = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
     return tabulate(rows, headers=["cell", "status", "log / run folder"], tablefmt="github") + f"\n\n{totals}"

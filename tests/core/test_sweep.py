@@ -108,7 +108,8 @@ def test_the_slurm_launcher_submits_one_job_array(tmp_path, capsys, monkeypatch)
     bin_dir.mkdir()
     (bin_dir / "sbatch").write_text(f"#!/bin/sh\ncp \"$1\" {kept}\necho 'Submitted batch job 4242'\n")
     (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
-    for tool in ("sbatch", "srun"):
+    (bin_dir / "squeue").write_text("#!/bin/sh\nprintf '4242_1\\n4242_3\\n'\n")  # two cells still queued
+    for tool in ("sbatch", "srun", "squeue"):
         (bin_dir / tool).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     output = str(tmp_path / "out")
@@ -122,3 +123,13 @@ def test_the_slurm_launcher_submits_one_job_array(tmp_path, capsys, monkeypatch)
                  "#SBATCH --cpus-per-task=6", "#SBATCH --time=90", "#SBATCH --mem=32GB"):
         assert line in script
     assert all(f"sweep-logs/4242_{index}_0_log.out" in out.out for index in range(4))
+
+    # reliability issue, defect 8: the same sweep again (as its message advises) submitted all four again; now
+    # the cells whose jobs squeue still lists are left alone and only the others are submitted
+    argv = ["sweep", "--plugin", "baseline", "ccan", "--dataset", "synthetic", "--seeds", "0", "1", "--epochs", "0",
+            "--launcher", "slurm", "--output", output]
+    assert main(argv) == 0
+    out = capsys.readouterr()
+    assert "submitted job array 4242 (2 cells)" in out.err and "2 submitted, 2 queued" in out.out
+    assert "#SBATCH --array=0-1" in kept.read_text()
+    assert out.out.count("Slurm job 4242_1") == 1 and out.out.count("Slurm job 4242_3") == 1
