@@ -84,7 +84,8 @@ def checkpoint_record(run_folder, info, recipe, started_at, **fields):
     return build_record(
         method=info["method"], variant=info["variant"], recipe_name=info["recipe_name"], recipe=recipe_dict,
         seed=info["seed"], evaluation={"test_features": recipe.test_features}, input_size=list(recipe.input_size),
-        train=train, pretrained=settings.get("pretrained", False),
+        train=train, pretrained=settings.get("pretrained", False) if settings.get("pretrained_tensors") != 0 else False,
+        pretrained_tensors=settings.get("pretrained_tensors"),
         weights_fingerprint=settings.get("weights_fingerprint"), amp=settings.get("amp", False),
         distributed=distributed, started_at=started_at, resumed=False, run_dir=run_folder,
         evaluated_checkpoint=os.path.join(run_folder, MODEL_FILE), overrides=info.get("overrides") or {}, **fields)

@@ -212,6 +212,11 @@ def _run(config, plugins, log, held):
         trial_dirs.append(trial_dir)
         if trial == 0:  # every trial starts from the same files
             weights = weights_fingerprint(pretrained.loaded if pretrained else [])
+            tensors = sum(pretrained.tensors) if pretrained else 0
+            if pretrained and not tensors:
+                log(f"warning: {method.model!r} loaded none of the {pretrained.describe()} weights it was given (its "
+                    "builder does not pass `pretrained` on to a backbone loader); the record says it trained from "
+                    "scratch")
         # the trainer checks its stages' samplers against the data, before the run folder is made
         trainer = Trainer(model=model, method=method, variant=variant, recipe=recipe, plugins=plugins,
                           splits=splits, num_classes=num_classes, device=device, run_dir=trial_dir, amp=amp,
@@ -228,7 +233,8 @@ def _run(config, plugins, log, held):
                 held.enter_context(run_folder_lock(folder))
             write_json_atomic(os.path.join(trial_dir, RECIPE_FILE), recipe.to_dict())
             write_json_atomic(os.path.join(trial_dir, SETTINGS_FILE),
-                              {**_training_settings(config, pretrained, amp), "weights_fingerprint": weights})
+                              {**_training_settings(config, pretrained, amp), "weights_fingerprint": weights,
+                               "pretrained_tensors": tensors})
             write_text_atomic(os.path.join(trial_dir, CONFIG_FILE),
                               dump(config_document(experiment.options, recipe, method, variant)))
         log(f"{method.name} [{variant}] on {protocol.name}"
@@ -272,7 +278,8 @@ def _run(config, plugins, log, held):
         input_size=list(recipe.input_size),
         train={"epochs": recipe.epochs, "iterations": stats.iterations, "max_iters": config.max_iters,
                "images_per_s": stats.images_per_s, "wall_s": stats.wall_s, "workers": config.workers},
-        eval_wall_s=evaluation.details.get("wall_s"), pretrained=pretrained.describe() if pretrained else False,
+        eval_wall_s=evaluation.details.get("wall_s"), pretrained=pretrained.describe() if tensors else False,
+        pretrained_tensors=tensors,
         weights_fingerprint=weights, device=str(device), **acceleration.to_record(), started_at=started_at,
         finished_at=utc_now(),
         wall_s=time.perf_counter() - started, resumed=stats.resumed, history=history, run_dir=folder,

@@ -95,6 +95,7 @@ def load_imagenet_weights(module, arch, pretrained, strict=True):
         raise UserError(f"{path} does not fit {arch}: missing keys {missing[:5]}{' ...' if len(missing) > 5 else ''}, "
                         f"unexpected keys {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}; expected "
                         f"torchvision's {arch} weights")
+    pretrained.tensors.append(sum(key in own for key in state))
     return module
 
 

@@ -28,11 +28,14 @@ class Pretrained:
     ``source="synthetic"``: the harness's synthetic pretraining, made on first use and cached.
 
     ``loaded`` lists the weight files :meth:`weights_for` has handed out, in order: the files the models
-    built with this choice started from (a record's ``weights_fingerprint``); it is no part of the value."""
+    built with this choice started from (a record's ``weights_fingerprint``); ``tensors``, how many tensors each
+    load took from its file (:func:`~reid_bench.models.backbones.load_imagenet_weights`; a record's
+    ``pretrained_tensors``). Neither is part of the value."""
 
     path: Optional[str] = None
     source: str = "imagenet"
     loaded: list = field(default_factory=list, compare=False, repr=False)
+    tensors: list = field(default_factory=list, compare=False, repr=False)
 
     def describe(self):
         if self.source == "synthetic":

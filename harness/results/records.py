@@ -39,7 +39,10 @@ Schema version 2 (every key always present; ``null`` where not applicable)::
     train            {"epochs", "iterations", "max_iters", "images_per_s", "wall_s"}; max_iters: the
                      ``--max-iters`` cap on iterations per epoch (a smoke run), or null
     eval_wall_s      float
-    pretrained       false or a description of where the ImageNet weights came from
+    pretrained       false or a description of where the pretrained weights came from (false when the model loaded
+                     none of the weights it was given)
+    pretrained_tensors  how many tensors (parameters and buffers) the model took from its pretrained weight
+                     files, 0 from scratch; null in eval records of run folders written before it existed
     weights_fingerprint  16 hex digits of sha256 of the pretrained weight file the backbone was loaded from
                      (ImageNet's or the cached synthetic pretraining; several files' joined by "+"), null from
                      scratch (:func:`weights_fingerprint`)
@@ -60,7 +63,7 @@ Schema version 2 (every key always present; ``null`` where not applicable)::
                      matches ("<run_id>.queries.npz", reid_bench.results.per_query); classification: null
 
 Records of :data:`READABLE_SCHEMA_VERSIONS` are read (version 1 lacks ``command``, ``plugins``,
-``loss_terms``, ``data_fingerprint``, ``weights_fingerprint``, ``environment`` and ``git``).
+``loss_terms``, ``data_fingerprint``, ``weights_fingerprint``, ``pretrained_tensors``, ``environment`` and ``git``).
 
 :func:`build_record` is the one place a record is made (``reid-bench run``'s and ``reid-bench eval``'s,
 :mod:`reid_bench.experiment`), :func:`write_record` writes it, and :func:`read_record` /
@@ -87,8 +90,9 @@ FIELDS = (
     "run_id", "command", "plugin", "plugin_distribution", "plugins", "method", "variant", "protocol", "task",
     "recipe_name", "recipe", "overrides", "loss_terms", "seed", "metrics", "metrics_reranked", "evaluation",
     "data_fingerprint", "params", "flops", "backbone", "input_size", "train", "eval_wall_s", "pretrained",
-    "weights_fingerprint", "device", "amp", "channels_last", "compile", "started_at", "finished_at", "wall_s",
-    "resumed", "history", "run_dir", "distributed", "per_query", "trained_on", "tested_on", "evaluated_checkpoint",
+    "pretrained_tensors", "weights_fingerprint", "device", "amp", "channels_last", "compile", "started_at",
+    "finished_at", "wall_s", "resumed", "history", "run_dir", "distributed", "per_query", "trained_on", "tested_on",
+    "evaluated_checkpoint",
 )
 #: hex digits kept of a sha256 fingerprint: 64 bits, enough to tell files and splits apart
 FINGERPRINT_DIGITS = 16

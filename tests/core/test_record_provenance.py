@@ -10,6 +10,7 @@ import shutil
 import subprocess
 
 import pytest
+import torch
 
 from reid_bench.cli import main
 from reid_bench.datasets.synthetic import default_root
@@ -90,6 +91,7 @@ def test_a_record_says_how_to_reproduce_it_and_eval_records_say_the_same(tmp_pat
     # the cached synthetic pretraining the backbone started from
     (weights,) = glob.glob(os.path.join(str(reid_bench_cache), "pretrained", "*.pth"))
     assert record["pretrained"].startswith("synthetic") and record["weights_fingerprint"] == _sha256(weights)
+    assert record["pretrained_tensors"] == len(torch.load(weights, weights_only=True))  # every tensor of the file
 
     # finished: model.pt stays, the checkpoint is gone; the eval record carries the same facts
     run_dir = record["run_dir"]
@@ -102,10 +104,23 @@ def test_a_record_says_how_to_reproduce_it_and_eval_records_say_the_same(tmp_pat
     (evaluated,) = [r for r in map(json.load, map(open, glob.glob(os.path.join(output, "results", "*.json"))))
                     if "evaluated_checkpoint" in r]
     assert evaluated["command"] == ["reid-bench", *eval_argv]
-    for key in ("data_fingerprint", "weights_fingerprint", "loss_terms", "plugins", "git"):
+    for key in ("data_fingerprint", "weights_fingerprint", "pretrained_tensors", "loss_terms", "plugins", "git"):
         assert evaluated[key] == record[key], key
 
     assert len(_leaderboard_records(os.path.join(output, "results"))) == 2
+
+
+def test_a_model_that_ignores_its_pretrained_weights_is_recorded_as_from_scratch(tmp_path, capsys, monkeypatch):
+    """Reliability issue, defect 5: a third-party builder that ignores ``pretrained`` was recorded as trained from
+    the synthetic weights; the record now says what was loaded (no tensor: from scratch) and the run warns."""
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(os.path.dirname(__file__)), "third_party"))
+    output = str(tmp_path / "runs")
+    assert main(["run", "--plugin", "toy", "--plugin-module", "reid_bench_toy", "--dataset", "synthetic", "--epochs",
+                 "1", "--max-iters", "1", "--workers", "0", "--no-progress", "--no-rerank", "--output", output]) == 0
+    assert "loaded none of the synthetic" in capsys.readouterr().out
+    record = _record(output)
+    assert record["pretrained"] is False and record["pretrained_tensors"] == 0
+    assert record["weights_fingerprint"] is None
 
 
 def _git(folder, *arguments):
