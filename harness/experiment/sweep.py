@@ -36,6 +36,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from typing import Optional
 
@@ -53,6 +54,8 @@ POLL_S = 1.0
 #: under ``<output>/sweep-logs``: ``{run folder: Slurm job id}`` of the cells submitted, so that a rerun of the
 #: sweep leaves the cells whose jobs are still queued or running alone instead of submitting them again
 SUBMITTED_FILE = "submitted.json"
+#: under ``<output>/sweep-logs``: what the submitit controllers of local cells print (:func:`_stderr_into`)
+CONTROLLERS_LOG = "controllers.log"
 #: run options a sweep also takes as flags (each is ``--set OPTION=VALUE`` for every cell)
 RUN_FLAGS = ("epochs", "max_iters", "batch_size", "root", "device", "workers", "pretrained_from")
 
@@ -308,7 +311,8 @@ def _launch(sweep, todo, launcher, job, log_dir, log):
         while waiting or running:
             while waiting and len(running) < launcher.jobs:
                 item = waiting.pop(0)
-                running.append((item, executor.submit(job, sweep.argv(item[0]))))
+                with _stderr_into(os.path.join(log_dir, CONTROLLERS_LOG)):
+                    running.append((item, executor.submit(job, sweep.argv(item[0]))))
                 log(f"started {item[0].label}")
             done = [entry for entry in running if entry[1].done()]
             running = [entry for entry in running if entry not in done]
@@ -322,6 +326,24 @@ def _launch(sweep, todo, launcher, job, log_dir, log):
             job.cancel(check=False)
         raise
     return outcomes
+
+
+@contextlib.contextmanager
+def _stderr_into(path):
+    """This process's standard error (file descriptor 2) goes to ``path`` for the block, so that a process started
+    in it (submitit's controller of a local cell) writes there, not to the terminal: on Ctrl-C, which a terminal
+    sends to the whole process group, each controller printed a KeyboardInterrupt traceback. The cells write
+    to their own logs anyway; the sweep says it was interrupted."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "a") as log:
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _outcome(cell, folder, resumed, job):

@@ -133,3 +133,37 @@ def test_the_slurm_launcher_submits_one_job_array(tmp_path, capsys, monkeypatch)
     assert "submitted job array 4242 (2 cells)" in out.err and "2 submitted, 2 queued" in out.out
     assert "#SBATCH --array=0-1" in kept.read_text()
     assert out.out.count("Slurm job 4242_1") == 1 and out.out.count("Slurm job 4242_3") == 1
+
+
+def test_ctrl_c_stops_a_local_sweep_and_its_cells_without_tracebacks(tmp_path):
+    """Reliability issue, defect 9: Ctrl-C (SIGINT to the terminal's whole process group) made submitit's
+    controller and the cell print KeyboardInterrupt tracebacks; now the sweep alone takes it, stops its cells
+    and says how to continue."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    err_path = tmp_path / "stderr.txt"
+    argv = [sys.executable, "-m", "reid_bench", "sweep", "--plugins", "baseline", "--datasets", "synthetic",
+            "--output", str(tmp_path / "out"), *TINY, "--set", "epochs=200", "--set", "max_iters=50"]
+    with open(err_path, "w") as err:
+        sweep = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    deadline = time.monotonic() + 120
+    logs = tmp_path / "out" / "sweep-logs"
+    while time.monotonic() < deadline and not any("Epoch" in path.read_text() or "epoch" in path.read_text()
+                                                      for path in logs.glob("*_log.out")):
+        time.sleep(0.5)  # until the cell trains
+    os.killpg(sweep.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    assert sweep.wait(timeout=60) == 130
+    stderr = err_path.read_text()
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert "interrupted" in stderr
+    for _ in range(40):  # the controller and the cell are gone too
+        try:
+            os.killpg(sweep.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.25)
+    else:
+        raise AssertionError("processes of the interrupted sweep are still running")
