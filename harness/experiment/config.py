@@ -329,6 +329,16 @@ def _check_option(name, value, fields, where):
     return _check_value(name, value, where)
 
 
+def check_run_config(config):
+    """A :class:`RunConfig` checked as a config file's or the command line's options are when read (type, range,
+    name, seed), so one made in Python fails before any folder is made too."""
+    fields = _run_config_fields()
+    for name in fields:
+        if name not in ("plugin", "dataset"):
+            _check_option(name, getattr(config, name), fields, "run option")
+    _check_option("seeds", config.seed, fields, "run option")
+
+
 def _check_value(name, value, where):
     """A typed run option's value checked for range and name (:data:`MINIMUM`, :data:`CHOICES`, the input
     size, the device), so a bad value stops the run before any folder is made, never after training."""

@@ -35,7 +35,8 @@ from ..results.records import (build_record, data_fingerprint, utc_now, weights_
 from ..run_folder import (CHECKPOINT_FILE, CONFIG_FILE, MODEL_FILE, RECIPE_FILE, RESULTS_FOLDER, RUN_INFO_FILE,
                           SETTINGS_FILE, file_in, run_folder_lock, run_folder_parts, slug)
 from ..spec import ReidSplits
-from .config import config_document, differences, dump, experiment_of_run, resolve_experiment, resolved_loss_terms
+from .config import (check_run_config, config_document, differences, dump, experiment_of_run, resolve_experiment,
+                     resolved_loss_terms)
 from .cross_domain import check_targets, record_on
 
 
@@ -186,8 +187,7 @@ def _run(config, plugins, log, held):
     pretrained = _pretrained_choice(config, protocol)
     if config.workers is None:
         config = replace(config, workers=default_workers())
-    if config.workers < 0 or (config.max_iters is not None and config.max_iters < 1):
-        raise UserError(f"expected --workers >= 0 and --max-iters >= 1, got {config.workers} and {config.max_iters}")
+    check_run_config(config)
     targets = check_targets(protocol, config.test_on, plugins.datasets)
     check_output_writable(config.output)
     folder = run_folder(config, method, variant, overrides)

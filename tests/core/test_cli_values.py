@@ -363,3 +363,20 @@ def test_every_shipped_method_variant_protocol_and_recipe_passes_the_component_c
                     check_components(method, variant, stock_recipe(options, plugins)[3], plugins)
                     checked += 1
     assert checked >= 6 * 2 * 2
+
+
+def test_a_run_config_made_in_python_is_checked_like_the_command_line(tmp_path):
+    """The bounds of the command line and config files hold for a RunConfig built in Python too (one check,
+    :func:`~reid_bench.experiment.config.check_run_config`; runs.py had its own copy for two of them)."""
+    from reid_bench.errors import UserError
+    from reid_bench.experiment.config import RunConfig
+    from reid_bench.experiment.runs import run
+    from reid_bench.plugin_manager import load_plugins
+
+    plugins = load_plugins()
+    for bad, expected in ((dict(workers=-1), "workers: expected at least 0"),
+                          (dict(eval_batch_size=0), "eval_batch_size: expected at least 1"),
+                          (dict(seed=-1), "seeds: expected a list of whole numbers")):
+        with pytest.raises(UserError, match=expected):
+            run(RunConfig("baseline", "synthetic", output=str(tmp_path), pretrained=False, **bad), plugins)
+    assert not any(tmp_path.iterdir())
