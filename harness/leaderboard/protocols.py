@@ -9,7 +9,8 @@ whose task disagrees with its page's is skipped, since its metrics do not fit th
 """
 from dataclasses import dataclass
 
-from .records import PAIR, PROTOCOL_NAME, SkippedRecord, TASK_METRICS
+from ..registry import NAME
+from .records import PAIR, SkippedRecord, TASK_METRICS
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,6 @@ def protocol_pages(records, methods, protocols):
         by_protocol.setdefault(name, []).append(record)
     for method in methods.values():
         for entry in method.reported:
-            if entry.protocol not in pages and PROTOCOL_NAME.match(entry.protocol):
+            if entry.protocol not in pages and NAME.match(entry.protocol):
                 pages[entry.protocol] = ProtocolPage(entry.protocol, _reported_task(entry.metrics), entry.protocol)
     return [pages[name] for name in sorted(pages)], by_protocol, skipped

@@ -30,6 +30,7 @@ from typing import NamedTuple, Optional
 
 from ..results.records import (READABLE_SCHEMA_VERSIONS, InvalidRecord, evaluation_label, find_record_files,
                                read_record)
+from ..registry import NAME  # protocol names become file names of the pages: registered names only
 from ..spec import CLASSIFICATION_METRICS, REID_METRICS
 
 TASK_METRICS = {"reid": REID_METRICS, "classification": CLASSIFICATION_METRICS}
@@ -42,8 +43,6 @@ REQUIRED_KEYS = (
     "metrics_reranked", "params", "flops", "backbone", "pretrained", "train", "finished_at",
 )
 
-#: protocol names become file names of the pages
-PROTOCOL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")
 #: the version at the end of a synthetic pretraining's description, "synthetic (... v2)"
 SYNTHETIC_VERSION = re.compile(r" v(\d+)\)$")
 #: a cross-domain page is named ``<trained on>-><tested on>`` (">" is in no protocol name)
@@ -226,10 +225,10 @@ def parse_record(path, data):
     if task not in TASK_METRICS:
         raise InvalidRecord(f"task is {task!r}, expected one of {', '.join(TASK_METRICS)}")
     protocol = _check_text(data, "protocol")
-    if not PROTOCOL_NAME.match(protocol):
+    if not NAME.match(protocol):
         raise InvalidRecord(f"protocol {protocol!r} is not a protocol name")
     trained_on = data.get("trained_on", protocol)  # records before cross-domain tests: trained where tested
-    if not isinstance(trained_on, str) or not PROTOCOL_NAME.match(trained_on):
+    if not isinstance(trained_on, str) or not NAME.match(trained_on):
         raise InvalidRecord(f"trained_on {trained_on!r} is not a protocol name")
     seed = data["seed"]
     if not isinstance(seed, int) or isinstance(seed, bool):
