@@ -49,7 +49,7 @@ def measure(batches=8, seed=0, variant="sab+cu+tv"):
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(model=model, method=method, variant=variant, recipe=recipe, plugins=plugins,
                           splits=splits, num_classes=splits.num_train_pids, device="cpu", run_dir=run_dir,
-                          workers=0, seed=seed, progress=False, tensorboard=False, log=lambda *_: None)
+                          workers=0, seed=seed, progress=False, log=lambda *_: None)
         trainer._enter_stage(0, recipe.stages[0])
         parameters = _backbone_parameters(model)
         tv = {reduction: plugins.losses.get("sharp_attention_tv")(reduction=reduction) for reduction in ("mean", "sum")}

@@ -37,6 +37,7 @@ import torch
 from reid_bench.data.loaders import default_workers, seed_epoch
 from reid_bench.engine import Trainer
 from reid_bench.engine.optim import build_optimizer
+from reid_bench.engine.tracking import TensorBoardTracker
 from reid_bench.models.losses import batch_hard_triplet
 from reid_bench.plugin_manager import load_plugins
 from reid_bench.recipes import resolve_recipe
@@ -51,7 +52,7 @@ def _sync(device):
 class Setup:
     """A method's model, recipe and trainer on the synthetic splits, as ``reid-bench run`` builds them."""
 
-    def __init__(self, plugins, name, splits, args, device, run_dir, max_iters, tensorboard=True):
+    def __init__(self, plugins, name, splits, args, device, run_dir, max_iters):
         self.method = plugins.method_for_plugin(name)
         self.variant = self.method.default_variant
         protocol = plugins.datasets.get("synthetic")
@@ -68,13 +69,15 @@ class Setup:
                                plugins=plugins, splits=splits, num_classes=splits.num_train_pids, device=device,
                                run_dir=run_dir, amp=args.amp, channels_last=args.channels_last,
                                compile=args.compile, workers=args.workers, max_iters=max_iters, progress=False,
-                               tensorboard=tensorboard, log=lambda *_: None)
+                               log=lambda *_: None)
 
 
 def trainer_images_per_s(plugins, name, splits, args, device):
     """The full trainer's images/s over its second epoch of ``--iters`` iterations."""
     with tempfile.TemporaryDirectory() as run_dir:
-        stats = Setup(plugins, name, splits, args, device, run_dir, max_iters=args.iters).trainer.fit()
+        # with TensorBoard logging, as `reid-bench run` trains by default
+        stats = Setup(plugins, name, splits, args, device, run_dir, max_iters=args.iters).trainer.fit(
+            tracker=TensorBoardTracker())
     return stats.epoch_images_per_s[-1]
 
 
@@ -82,7 +85,7 @@ def model_only_images_per_s(plugins, name, splits, args, device):
     """The trainer's step on one in-memory batch, ``--warmup`` then ``--iters`` timed steps; also
     ``(params, flops)``."""
     with tempfile.TemporaryDirectory() as run_dir:
-        setup = Setup(plugins, name, splits, args, device, run_dir, max_iters=None, tensorboard=False)
+        setup = Setup(plugins, name, splits, args, device, run_dir, max_iters=None)
         trainer = setup.trainer
         # the trainer's own stage set-up and step (Trainer.fit without the loop over the loader)
         trainer.forward = trainer.acceleration.prepare_model(setup.model)
@@ -139,7 +142,7 @@ def torchreid_images_per_s(plugins, splits, args, device):
     from reid_bench.datasets.synthetic import default_root
 
     with tempfile.TemporaryDirectory() as run_dir:
-        setup = Setup(plugins, "baseline", splits, args, device, run_dir, max_iters=None, tensorboard=False)
+        setup = Setup(plugins, "baseline", splits, args, device, run_dir, max_iters=None)
     stage = setup.recipe.stages[0]
     manager = torchreid.data.ImageDataManager(
         root=default_root(), sources="synthetic", height=args.input_size[0], width=args.input_size[1],

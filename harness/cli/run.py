@@ -1,5 +1,6 @@
 """``reid-bench run``: train a method with a recipe on a protocol, evaluate it, write one record per seed."""
 from ..engine.acceleration import AMP_DTYPES
+from ..engine.tracking import MLFLOW_INSTALL, TRACKERS
 from ..experiment import config as config_module
 from ..models.weights import WEIGHT_SOURCES
 from ..recipes import RECIPES
@@ -47,8 +48,12 @@ def add_run_options(parser):
     parser.add_argument("--output", default="runs", help="run folders and results/ go here (default runs)")
     parser.add_argument("--no-rerank", dest="rerank", action="store_false", help="skip re-ranked metrics")
     parser.add_argument("--eval-every", type=options.POSITIVE, metavar="N",
-                        help="also evaluate every N epochs (TensorBoard and the record's history; never used to "
+                        help="also evaluate every N epochs (the tracker and the record's history; never used to "
                              "pick a checkpoint)")
+    parser.add_argument("--tracker", choices=TRACKERS, default="tensorboard",
+                        help="where losses, learning rate and metrics are reported: tensorboard (default; "
+                             "RUN/tensorboard), mlflow (an MLflow run per seed in MLFLOW_TRACKING_URI, default "
+                             f"OUTPUT/mlruns; {MLFLOW_INSTALL}) or none")
     parser.add_argument("--keep-checkpoint", action="store_true",
                         help="keep the run folder's checkpoint.pt once the run has finished (default: only model.pt "
                              "is kept; an interrupted run always keeps its checkpoint for --resume)")

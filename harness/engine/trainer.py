@@ -8,11 +8,14 @@ its named outputs, step the optimizers (mixed precision, channels-last and compi
 from the last checkpoint, exactly: the checkpoint restores the main process's RNGs and each epoch's
 loader workers are seeded from ``(seed, epoch)``. Under torchrun
 (``distributed``, :mod:`reid_bench.engine.distributed`) each rank trains on its share of every batch through DDP;
-rank 0 writes the checkpoints and TensorBoard logs and evaluates.
+rank 0 writes the checkpoints, reports to the tracker and evaluates.
+
+Losses, learning rate and metrics go to a ``tracker`` (:mod:`reid_bench.engine.tracking`: TensorBoard, MLflow,
+or none), which the trainer calls and never a logging library itself.
 
 With ``eval_every=N`` the model is also evaluated after every N-th epoch (``evaluate(model)`` returns
-the metrics): the metrics go to TensorBoard (``eval/<metric>``) and to ``TrainStats.history``, kept in the
-checkpoint. They are only watched, never used to pick a checkpoint, and the RNG states are put back
+the metrics): the metrics go to the tracker (TensorBoard's ``eval/<metric>``) and to ``TrainStats.history``,
+kept in the checkpoint. They are only watched, never used to pick a checkpoint, and the RNG states are put back
 after each evaluation, so training takes the same course with or without it.
 """
 import inspect
@@ -29,6 +32,7 @@ from ..errors import UserError
 from .acceleration import Acceleration, amp_mode
 from .checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from .optim import build_optimizer, learning_rate, set_learning_rate
+from .tracking import Tracker
 
 
 @dataclass
@@ -94,7 +98,7 @@ class Trainer:
 
     def __init__(self, *, model, method, variant, recipe, plugins, splits, num_classes, device, run_dir,
                  amp=False, channels_last=False, compile=False, workers=2, seed=0, max_iters=None, progress=True,
-                 tensorboard=True, log=print, eval_every=None, evaluate=None, distributed=None):
+                 log=print, eval_every=None, evaluate=None, distributed=None):
         self.distributed = distributed or Distributed(device=torch.device(device))
         model = self.distributed.prepare_model(model)
         self.model, self.method, self.variant, self.recipe = model, method, variant, recipe
@@ -122,14 +126,9 @@ class Trainer:
             if term.optimizer is not None and any(True for _ in self.loss_modules[name].parameters())
         }
         self.stage_index = None
-        self.tensorboard, self.writer = tensorboard and self.distributed.is_main, None  # the writer: in fit()
+        self.tracker = Tracker()  # fit()'s
         self.eval_every, self.evaluate = eval_every, evaluate
         self.check_stages()
-
-    def _tensorboard(self):
-        from torch.utils.tensorboard import SummaryWriter
-
-        return SummaryWriter(log_dir=f"{self.run_dir}/tensorboard")
 
     # -- stages -----------------------------------------------------------------------------------
     def _sampler(self, stage):
@@ -264,9 +263,17 @@ class Trainer:
         self.log(f"resumed from {self.run_dir}/checkpoint.pt at epoch {next_epoch}/{self.recipe.epochs}")
         return next_epoch, stats
 
-    def fit(self, resume=False):
-        """Train to the end of the recipe; returns :class:`TrainStats`."""
-        self.writer = self._tensorboard() if self.tensorboard else None
+    def fit(self, resume=False, tracker=None):
+        """Train to the end of the recipe, reporting to ``tracker`` (a :class:`~.tracking.Tracker`; None: nothing
+        is tracked; under torchrun only rank 0 reports); returns :class:`TrainStats`."""
+        self.tracker = tracker if tracker is not None and self.distributed.is_main else Tracker()
+        self.tracker.begin_training(self.run_dir)
+        try:
+            return self._fit(resume)
+        finally:
+            self.tracker.end_training()
+
+    def _fit(self, resume):
         self.distributed.seed_rank(self.seed)
         self.forward = self.acceleration.prepare_model(self.model.to(self.device))  # before a resumed stage's objective
         start_epoch, stats = self._resume() if resume else (0, TrainStats())
@@ -289,13 +296,11 @@ class Trainer:
             if self.eval_every and self.evaluate is not None and (epoch + 1) % self.eval_every == 0:
                 self._evaluate_during_training(epoch + 1, stats)
             self._save_checkpoint(epoch + 1, stats)
-        if self.writer is not None:
-            self.writer.close()
         self.loader, self.stage_index = None, None  # ends the loader's persistent workers before evaluation
         return stats
 
     def _evaluate_during_training(self, epochs_done, stats):
-        """Evaluate after ``epochs_done`` epochs into TensorBoard and ``stats.history``; the RNG states
+        """Evaluate after ``epochs_done`` epochs into the tracker and ``stats.history``; the RNG states
         are restored afterwards, so the evaluation leaves the training's random draws unchanged. Under
         torchrun rank 0 evaluates and the others wait."""
         if not self.distributed.is_main:
@@ -306,10 +311,7 @@ class Trainer:
         restore_rng_state(state)
         self.distributed.barrier()
         stats.history.append({"epoch": epochs_done, "metrics": metrics})
-        if self.writer is not None:
-            for name, value in metrics.items():
-                if value is not None:
-                    self.writer.add_scalar(f"eval/{name}", value, epochs_done)
+        self.tracker.log_evaluation(epochs_done, metrics)
         self.log(f"evaluated after epoch {epochs_done}: "
                  + ", ".join(f"{name} {value:.2f}" for name, value in metrics.items() if value is not None))
 
@@ -322,7 +324,7 @@ class Trainer:
 
             bar = tqdm(total=num_batches, desc=f"epoch {epoch + 1}/{self.recipe.epochs} [{stage.name}]",
                        leave=False, dynamic_ncols=True)
-        start, images, running = time.perf_counter(), 0, None
+        start, images, running, sums, steps = time.perf_counter(), 0, None, {}, 0  # sums: each loss's, this epoch
         for step, batch in enumerate(self.loader):
             if step >= num_batches:
                 break
@@ -330,10 +332,10 @@ class Trainer:
             images += batch_images
             running = total if running is None else 0.9 * running + 0.1 * total
             stats.iterations += 1
-            if self.writer is not None:
-                for name, value in losses.items():
-                    self.writer.add_scalar(f"loss/{name}", value, stats.iterations)
-                self.writer.add_scalar("loss/total", total, stats.iterations)
+            steps += 1
+            self.tracker.log_iteration(stats.iterations, total, losses)
+            for name, value in {**losses, "total": total}.items():
+                sums[name] = sums.get(name, 0.0) + value
             if bar is not None:
                 bar.set_postfix(loss=f"{running:.3f}", img_s=f"{images / (time.perf_counter() - start):.1f}")
                 bar.update()
@@ -345,10 +347,8 @@ class Trainer:
         stats.wall_s += elapsed
         speed = images / elapsed if elapsed > 0 else math.nan
         stats.epoch_images_per_s.append(speed)
-        if self.writer is not None:
-            self.writer.add_scalar("train/lr", lr, epoch)
-            self.writer.add_scalar("train/images_per_s", speed, epoch)
-            self.writer.add_scalar("train/iterations", stats.iterations, epoch)  # epoch ends, for curves
+        self.tracker.log_epoch(epoch, lr=lr, images_per_s=speed, iterations=stats.iterations,
+                               losses={name: value / steps for name, value in sums.items()})
         losses = ", ".join(f"{name} {value:.4f}" for name, value in stats.last_losses.items())
         self.log(f"epoch {epoch + 1}/{self.recipe.epochs} [{stage.name}] lr {lr:.2e}  loss {running:.4f} "
                  f"({losses})  {speed:.1f} img/s")

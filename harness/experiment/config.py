@@ -38,6 +38,7 @@ from typing import Optional
 import yaml
 
 from ..engine.optim import OPTIMIZERS
+from ..engine.tracking import TRACKERS
 from ..errors import UserError, did_you_mean
 from ..evaluation.evaluate import EVALUATORS
 from ..evaluation.test_time import QueryExpansion, Reranking, TestTimeOptions
@@ -51,7 +52,7 @@ NOT_OPTIONS = ("resume", "overwrite", "progress", "command", "seed", "recipe", "
 SECTIONS = ("recipe", "loss_terms")
 #: the least value of numeric run options, and the values a named option takes: checked before any folder is made
 MINIMUM = {"epochs": 0, "max_iters": 1, "batch_size": 1, "workers": 0, "eval_batch_size": 1, "eval_every": 1}
-CHOICES = {"evaluator": EVALUATORS, "pretrained_from": WEIGHT_SOURCES}
+CHOICES = {"evaluator": EVALUATORS, "pretrained_from": WEIGHT_SOURCES, "tracker": TRACKERS}
 MAX_SEED = 2 ** 32 - 1  # numpy's and torch's seeding take 32 bits
 HEADER = "# reid-bench run configuration: `reid-bench run --config THIS_FILE [--set KEY=VALUE ...]`\n"
 
@@ -89,6 +90,7 @@ class RunConfig:
     eval_every: Optional[int] = None  # evaluate every N epochs while training (watched, never used to select)
     keep_checkpoint: bool = False  # a finished run keeps checkpoint.pt (else only model.pt)
     sync_bn: bool = False
+    tracker: str = "tensorboard"  # where losses and metrics are reported (reid_bench.engine.tracking)
     test_time: Optional[TestTimeOptions] = None  # None: the defaults; ``rerank`` False turns re-ranking off
     test_on: tuple = ()  # protocols the trained model is also tested on (cross-domain)
     recipe_patches: tuple = ()  # a config's recipe section and --set recipe.* (reid_bench.experiment.config)

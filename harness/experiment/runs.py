@@ -24,6 +24,7 @@ from ..engine.trainer import check_components
 from ..engine.acceleration import Acceleration, amp_mode
 from ..engine.checkpoint import check_existing_checkpoint, remove_checkpoint
 from ..engine.device import resolve_device, seed_everything
+from ..engine.tracking import check_installed, open_tracker
 from ..errors import UserError
 from ..evaluation.evaluate import evaluate_classification, evaluate_reid, test_feature_extractor
 from ..evaluation.test_time import TestTimeOptions
@@ -163,6 +164,15 @@ def check_resume_matches(trial_dir, recipe, settings=None):
                     "with the options the run was started with, or pass --overwrite to start it again")
 
 
+def _tracked_params(config, method, variant, protocol, recipe, overrides, pretrained):
+    """What a tracker files a run under (MLflow's parameters): method, variant, protocol, seed, the resolved
+    recipe (its name included; flattened by the tracker), the overrides of the stock recipe and what else
+    changes training (``--max-iters``, the pretrained weights)."""
+    return {"plugin": config.plugin, "method": method.name, "variant": variant, "protocol": protocol.name,
+            "seed": config.seed, "recipe": recipe.to_dict(), "overrides": json.dumps(overrides or {}, sort_keys=True),
+            "max_iters": config.max_iters, "pretrained": pretrained.describe() if pretrained else False}
+
+
 def run(config, plugins, log=print):
     """Train and evaluate one seed; returns ``(record, record_path)``, ``(None, None)`` on the ranks other
     than 0 of a torchrun launch (:mod:`reid_bench.engine.distributed`: rank 0 writes and evaluates). The run
@@ -190,11 +200,12 @@ def _run(config, plugins, log, held):
     check_run_config(config)
     targets = check_targets(protocol, config.test_on, plugins.datasets)
     check_output_writable(config.output)
+    check_installed(config.tracker)
     folder = run_folder(config, method, variant, overrides)
     started_at, started = utc_now(), time.perf_counter()
 
     trials, per_trial, per_trial_reranked, stats, evaluation = range(protocol.trials), [], [], None, None
-    history = []
+    history, tracker = [], None  # the tracker: rank 0's, opened with the run folder
     per_trial_queries, trial_splits, trial_dirs = [], [], []
     for trial in trials:
         trial_dir = folder if protocol.trials == 1 else os.path.join(folder, f"trial{trial}")
@@ -231,6 +242,14 @@ def _run(config, plugins, log, held):
             os.makedirs(trial_dir, exist_ok=True)
             if trial == 0:
                 held.enter_context(run_folder_lock(folder))
+                tracker = open_tracker(config.tracker, output=config.output, run_dir=folder, experiment=protocol.name,
+                                       run_name="-".join(run_folder_parts(method.name, variant, protocol.name,
+                                                                          recipe.name, config.seed, overrides)),
+                                       params=_tracked_params(config, method, variant, protocol, recipe, overrides,
+                                                              pretrained))
+                held.push(lambda kind, value, traceback: tracker.close(failed=kind is not None))
+                if tracker.describe():
+                    log(f"tracked as {tracker.describe()}")
             write_json_atomic(os.path.join(trial_dir, RECIPE_FILE), recipe.to_dict())
             write_json_atomic(os.path.join(trial_dir, SETTINGS_FILE),
                               {**_training_settings(config, pretrained, amp), "weights_fingerprint": weights,
@@ -241,7 +260,7 @@ def _run(config, plugins, log, held):
             f"{f' trial {trial + 1}/{protocol.trials}' if protocol.trials > 1 else ''}: recipe {recipe.name}, "
             f"{recipe.epochs} epochs, input {recipe.input_size[0]}x{recipe.input_size[1]}, device {device}, "
             f"{pretrained.describe() + ' weights' if pretrained else 'from scratch'}; run folder {trial_dir}")
-        stats = trainer.fit(resume=config.resume)
+        stats = trainer.fit(resume=config.resume, tracker=tracker)
         replicas_identical = ranks.parameters_identical(model, trainer.loss_modules)
         if not ranks.is_main:
             ranks.barrier()  # while rank 0 writes the weights and evaluates them
@@ -293,13 +312,15 @@ def _run(config, plugins, log, held):
         save_per_query(file_in(os.path.join(config.output, RESULTS_FOLDER), record["per_query"]), per_trial_queries)
     path = write_record(os.path.join(config.output, RESULTS_FOLDER), record)
     log(f"result record: {path}")
+    tracker.log_result(record, path)
     for target in targets:
         target_splits = target.load(config.root, allow_partial=config.allow_partial, trial=0)
         target_evaluation = evaluate_model(model, method, recipe, target, target_splits, config, device)
         log(f"tested on {target.name}: {json.dumps(target_evaluation.metrics)}")
-        _, target_path = record_on(record, target, target_splits, target_evaluation, protocol,
-                                   os.path.join(config.output, RESULTS_FOLDER))
+        target_record, target_path = record_on(record, target, target_splits, target_evaluation, protocol,
+                                               os.path.join(config.output, RESULTS_FOLDER))
         log(f"result record: {target_path}")
+        tracker.log_result(target_record, target_path)
     if not config.keep_checkpoint:  # finished: model.pt and the records are what it leaves
         for trial_dir in trial_dirs:
             remove_checkpoint(trial_dir)

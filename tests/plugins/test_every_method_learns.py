@@ -83,7 +83,7 @@ def make_trainer(plugins, splits, name, tmp_path, variant=None):
                     **method.model_kwargs_for(variant))
     trainer = Trainer(model=model, method=method, variant=variant, recipe=recipe, plugins=plugins, splits=splits,
                       num_classes=IDENTITIES, device="cpu", run_dir=str(tmp_path), workers=0, progress=False,
-                      tensorboard=False, log=lambda *_: None)
+                      log=lambda *_: None)
     trainer._enter_stage(0, stage)
     if method.on_epoch_start is not None:
         method.on_epoch_start(model, 0, recipe)

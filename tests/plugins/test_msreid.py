@@ -291,7 +291,7 @@ def test_trainer_step_moves_the_centres_by_lr_times_the_unweighted_gradient(plug
     model = FourOutputs(3 * 4 * 4, 2, FEATURE_DIM)
     trainer = Trainer(model=model, method=METHOD, variant="ALM", recipe=recipe, plugins=plugins, splits=splits,
                       num_classes=2, device="cpu", run_dir=str(tmp_path), workers=0, progress=False,
-                      tensorboard=False, log=lambda *args: None)
+                      log=lambda *args: None)
     trainer._enter_stage(0, recipe.stages[0])
     assert set(trainer.loss_optimizers) == {"global_center", "local_center"}
     assert trainer.terms["global_center"].weight == CENTER_WEIGHT == 5e-4
