@@ -27,6 +27,8 @@ import inspect
 from torchreid.reid.data.transforms import Random2DTranslation, RandomErasing
 from torchvision import transforms as T
 
+from ..errors import UserError
+
 
 class EpochAwareCompose:
     """``Compose`` whose steps may start at a given epoch (set before each epoch by the engine; the
@@ -111,7 +113,7 @@ def _build(augment, height, width, **context):
     known = [name for name in list(inspect.signature(builder).parameters)[2:] if name not in context]
     unknown = sorted(set(augment.params) - set(known))
     if unknown:
-        raise ValueError(f"augmentation {augment.name!r} has no parameter {', '.join(unknown)}; "
+        raise UserError(f"augmentation {augment.name!r} has no parameter {', '.join(unknown)}; "
                          f"its parameters: {', '.join(known) or '(none)'}")
     return builder(height, width, **augment.params, **context)
 
@@ -122,7 +124,7 @@ def build_train_transform(recipe, input_size):
     names = [augment.name for augment in recipe.train_transforms]
     unknown = [name for name in names if name not in AUGMENTATIONS]
     if unknown:
-        raise ValueError(f"unknown augmentation(s) {unknown}; known: {', '.join(AUGMENTATIONS)}")
+        raise UserError(f"unknown augmentation(s) {unknown}; known: {', '.join(AUGMENTATIONS)}")
     late = [a.name for a in recipe.train_transforms if a.name == "resize_crop" and a.start_epoch > 0]
     if late:
         raise ValueError("resize_crop is what sizes the image: it cannot start after epoch 0")

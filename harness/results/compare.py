@@ -27,6 +27,9 @@ def _record_and_per_query(path):
     if not record.get("per_query"):
         raise UserError(f"{path} has no per-query results (a classification run, or a record written before "
                         "reid-bench saved them); rerun it to compare it query by query")
+    if not isinstance(record["per_query"], str):
+        raise UserError(f"{path}: per_query is {record['per_query']!r}, expected the name of the per-query file "
+                        "beside the record")
     return record, os.path.join(os.path.dirname(os.path.abspath(path)), record["per_query"])
 
 

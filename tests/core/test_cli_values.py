@@ -330,6 +330,7 @@ def test_bad_values_stop_the_run_before_any_folder(tmp_path, capsys, no_training
     (["--set", "recipe.stages.0.loss_terms.softmax.kwargs.output=nope"], ["stages.0.loss_terms", "softmax, triplet"]),
     (["--set", "loss_terms.softmax.kwargs.foo=1"], ["loss_terms.softmax.kwargs.foo", "label_smooth"]),
     (["--set", "recipe.loss_kwargs.softmax.foo=1"], ["loss_terms.softmax.kwargs", "'foo'", "label_smooth"]),
+    (["--set", "recipe.train_transforms=[{name: foo}]"], ["unknown augmentation(s) ['foo']", "pad_crop"]),
 ])
 def test_bad_components_stop_the_run_before_its_folder(tmp_path, capsys, no_training, extra, expected):
     """Reliability issue, defect 6: sampler and loss arguments are checked against their builders (and the

@@ -122,3 +122,10 @@ def test_compare_says_when_the_sides_differ_in_test_time_options(tmp_path, capsy
     with pytest.raises(SystemExit) as info:
         main(["compare", record_a, record_b, "--seed", "-1"])
     assert info.value.code == 2 and "--seed: expected a whole number of at least 0" in capsys.readouterr().err
+    with open(record_b) as stream:  # defect 7: an integer per_query was a TypeError traceback
+        record = json.load(stream)
+    record["per_query"] = 5
+    with open(record_b, "w") as stream:
+        json.dump(record, stream)
+    assert main(["compare", record_a, record_b]) == 2
+    assert "per_query is 5, expected the name of the per-query file" in capsys.readouterr().err
