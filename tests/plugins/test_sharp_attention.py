@@ -404,3 +404,19 @@ def test_cli_run_writes_a_record(short_run):
     assert (record["method"], record["variant"], record["protocol"]) == ("sharp_attention", "sab+cu+tv", "synthetic")
     assert record["recipe"]["stages"][0]["loss_terms"] == ["triplet", "tv", "tv_sum"]
     assert record["params"] > 36e6 and record["metrics"]["mAP"] is not None
+
+
+def test_the_geometry_benchmark_prints_a_row_per_block_and_size(capsys):
+    """``benchmarks/sharp_attention_geometry.py`` (the figures of the input-size decision) runs, on tiny inputs."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks", "sharp_attention_geometry.py")
+    spec = importlib.util.spec_from_file_location("sharp_attention_geometry", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.main(["--sizes", "32x16", "64x32", "--batch-size", "2"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 32x16") or
+            line.startswith("| 64x32")]
+    assert len(rows) == 8
+    assert rows[3].startswith("| 32x16 | 4 | 1x1 |") and rows[7].startswith("| 64x32 | 4 | 2x1 |")
