@@ -44,11 +44,17 @@ def add_parser(commands, common):
                            help="query images drawn without --images (default 4)")
 
     curves = kinds.add_parser("curves", parents=[common], help="loss terms, learning rate and metrics against epochs",
-                              description="Plot a run folder's loss terms, learning rate and the metrics evaluated "
-                                          "during training (run --eval-every N) against epochs, from its "
-                                          "TensorBoard logs.")
-    curves.add_argument("run", metavar="RUN", help="a run folder (or a file in it, e.g. its model.pt)")
-    options.add_output(curves, metavar="DIR", help="folder for curves.png (default: visualize in the run folder)")
+                              description="Plot run folders' loss terms, learning rate and the metrics evaluated "
+                                          "during training (run --eval-every N) against epochs, from their "
+                                          "TensorBoard logs. One run: curves.png, three panels. Several runs: "
+                                          "overlaid, one figure per quantity (curves-loss.png, curves-lr.png, "
+                                          "curves-metrics.png), the legend naming each run by what differs "
+                                          "(method [variant], protocol, recipe, seed).")
+    curves.add_argument("run", nargs="+", metavar="RUN",
+                        help="a run folder (or a file in it, e.g. its model.pt), or a folder above seed<N> folders "
+                             "(every seed); several are overlaid")
+    options.add_output(curves, metavar="DIR", help="folder for the figures (default: visualize in the run folder, or "
+                                                   "in the folder holding all the runs)")
     return parser
 
 

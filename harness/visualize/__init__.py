@@ -5,7 +5,8 @@
 - ``attention`` (:mod:`.attention`): the model's ``attention_maps`` overlaid on input images, one panel
   per map name.
 - ``curves`` (:mod:`.curves`): loss terms, learning rate and the metrics evaluated during training
-  (``reid-bench run --eval-every N``) against epochs, from the run folder's TensorBoard logs.
+  (``reid-bench run --eval-every N``) against epochs, from run folders' TensorBoard logs; several runs (or
+  every seed of a configuration) overlaid, one figure per quantity.
 
 The leaderboard's figures are drawn by :mod:`reid_bench.leaderboard.figures`. Pictures are written under
 ``--output`` (default: ``visualize/<picture>`` in the run folder) and their paths printed (:mod:`reid_bench.cli.visualize`).
@@ -72,8 +73,8 @@ def draw_attention(images, *, height=128, paths=None, count=4):
                            images.out, _display_size(recipe.input_size, height))
 
 
-def draw_curves(run, out=None):
-    """The training curves of run folder ``run`` (:mod:`.curves`); returns the path written."""
+def draw_curves(runs, out=None):
+    """The training curves of the run folders ``runs`` names (:mod:`.curves`); returns the paths written."""
     from .curves import write_curves
 
-    return write_curves(run, out)
+    return write_curves(runs, out)
