@@ -4,14 +4,17 @@ from . import options
 NAME = "visualize"
 
 
-def _model_options(parser):
+def _model_options(parser, height):
+    """The options of a picture of a trained model on a protocol's images; ``height``: the default rows an
+    image is shown at."""
     options.add_checkpoint(parser)
     parser.add_argument("--dataset", required=True, help="protocol whose test images are used")
     options.add_dataset_location(parser)
     options.add_device(parser)
     options.add_workers(parser, default=0, help="data loading processes (default 0)")
-    parser.add_argument("--height", type=options.POSITIVE, default=128,
-                        help="rows each image is shown at (default 128; the width keeps the run's aspect ratio)")
+    parser.add_argument("--height", type=options.POSITIVE, default=height,
+                        help=f"rows each image is shown at (default {height}; the width keeps the run's aspect "
+                             "ratio)")
     options.add_output(parser, metavar="DIR", help="folder for the pictures (default: visualize/<picture> in the run folder)")
 
 
@@ -24,7 +27,7 @@ def add_parser(commands, common):
                              description="For each chosen query, the query then its top-k gallery images, "
                                          "framed green (same identity) or red (another), with rank and "
                                          "distance; one PNG per query.")
-    _model_options(ranks)
+    _model_options(ranks, height=128)
     which = ranks.add_mutually_exclusive_group()
     which.add_argument("--queries", type=options.POSITIVE, default=8,
                        help="this many queries spread over the query list (default 8)")
@@ -36,8 +39,10 @@ def add_parser(commands, common):
 
     attention = kinds.add_parser("attention", parents=[common], help="attention maps overlaid on images",
                                  description="The model's attention_maps after a forward, upsampled and "
-                                             "overlaid on each image, one panel per map name; one PNG per image.")
-    _model_options(attention)
+                                             "overlaid on each image, one panel per map name titled with it, the "
+                                             "image titled with its file name, and a colour bar of the attention "
+                                             "scale (0 to 1 per map); one PNG per image.")
+    _model_options(attention, height=256)
     attention.add_argument("--images", nargs="+", metavar="IMAGE",
                            help="image files (default: --count query images of the dataset, spread over it)")
     attention.add_argument("--count", type=options.POSITIVE, default=4,

@@ -2,8 +2,8 @@
 
 - ``ranks`` (:mod:`.ranks`): each chosen query and its top-k gallery images, framed green (same
   identity) or red, with rank and distance; ``--worst N`` picks the queries with the lowest AP.
-- ``attention`` (:mod:`.attention`): the model's ``attention_maps`` overlaid on input images, one panel
-  per map name.
+- ``attention`` (:mod:`.attention`): the model's ``attention_maps`` overlaid on input images, one titled
+  panel per map name, with a colour bar of the attention scale.
 - ``curves`` (:mod:`.curves`): loss terms, learning rate and the metrics evaluated during training
   (``reid-bench run --eval-every N``) against epochs, from run folders' TensorBoard logs; several runs (or
   every seed of a configuration) overlaid, one figure per quantity.
@@ -58,9 +58,10 @@ def draw_ranks(images, *, height=128, workers=0, progress=True, topk=10, count=8
                                 topk=topk, count=count, pids=pids, worst=worst)
 
 
-def draw_attention(images, *, height=128, paths=None, count=4):
+def draw_attention(images, *, height=256, paths=None, count=4):
     """The attention-map pictures (:mod:`.attention`) of the image files ``paths`` (default: ``count`` query
-    images spread over the split) under the model of :class:`PictureSource` ``images``; returns their paths."""
+    images spread over the split) under the model of :class:`PictureSource` ``images``, each panel ``height``
+    rows high; returns their paths."""
     import numpy as np
 
     from .attention import write_attention
