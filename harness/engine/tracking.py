@@ -163,8 +163,7 @@ class MlflowTracker(Tracker):
         self.run_dir, self.prefix, self.experiment, self.uri = run_dir, "", experiment, uri
         try:
             self.client = mlflow.tracking.MlflowClient(tracking_uri=uri)
-            found = self.client.get_experiment_by_name(experiment)
-            experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+            experiment_id = self._experiment_id(experiment, MlflowException)
             self.run_id = self.client.create_run(experiment_id, run_name=run_name,
                                                  tags={"reid_bench.run_dir": run_dir}).info.run_id
             items = [Param(metric_key(key), str(value)) for key, value in params.items()]
@@ -172,6 +171,20 @@ class MlflowTracker(Tracker):
                 self.client.log_batch(self.run_id, params=items[start:start + 100])
         except MlflowException as exc:
             raise UserError(f"--tracker mlflow: cannot start a run at {uri}: {str(exc).splitlines()[0]}") from None
+
+    def _experiment_id(self, name, error):
+        """The id of experiment ``name``, made if there is none; when making it fails with ``error`` because
+        another process made it meanwhile (parallel sweep cells sharing a store), that one."""
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        try:
+            return self.client.create_experiment(name)
+        except error:
+            found = self.client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found.experiment_id
 
     def _log(self, metrics, step):
         from mlflow.entities import Metric
