@@ -32,6 +32,10 @@ def test_eval_every_keeps_a_history_without_changing_training(tmp_path, capsys):
     assert record["history"][-1]["metrics"] == pytest.approx(record["metrics"])  # epoch 2 is the final model
     scalars = read_scalars(os.path.join(run_dir, "tensorboard"))
     assert sorted(scalars["eval/mAP"]) == [1, 2] and sorted(scalars["train/iterations"].values()) == [2, 4]
+    # the TensorBoard tracker's tags: losses per iteration, rate, speed and iterations per 0-based epoch
+    assert {tag for tag in scalars if not tag.startswith("eval/")} == {
+        "loss/softmax", "loss/triplet", "loss/total", "train/lr", "train/images_per_s", "train/iterations"}
+    assert sorted(scalars["loss/total"]) == [1, 2, 3, 4] and sorted(scalars["train/lr"]) == [0, 1]
 
     plain, plain_dir = _run(str(tmp_path / "plain"))
     assert plain["history"] == []
