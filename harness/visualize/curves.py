@@ -46,6 +46,7 @@ def epoch_positions(iterations, epoch_ends):
 
 
 def _pyplot():
+    """pyplot on the Agg backend: figures go to files, never to a display."""
     import matplotlib
 
     matplotlib.use("Agg")
