@@ -3,18 +3,15 @@
 The public API for plugins is what this module exports; a plugin imports nothing else of the harness
 (see DESIGN in the README).
 """
+import importlib
 import importlib.metadata
 import warnings
 
 # torchreid warns at import that its Cython ranking is missing; reid-bench ranks with its own code.
 warnings.filterwarnings("ignore", message="Cython evaluation", category=UserWarning)
 
-from .models.backbones import googlenet, load_imagenet_weights, resnet, set_last_stride
 from .errors import DatasetLayoutError, MissingPretrainedWeightsError, UserError
 from .hookspecs import hookimpl
-from .deploy.inference import ReidModel, extract_features, load_model
-from .models.losses import BatchHardTripletTerm, CrossEntropyTerm, pairwise_distances, same_identity_mask
-from .models.weights import Pretrained
 from .spec import (
     Augment,
     Budget,
@@ -31,6 +28,25 @@ from .spec import (
     Stage,
     Variant,
 )
+
+#: the exported names that need torch, and the module of each: imported on first use (PEP 562), so that
+#: importing the package (``reid-bench --help``, ``reid-bench list``) does not import torch
+_LAZY = {
+    **dict.fromkeys(("googlenet", "load_imagenet_weights", "resnet", "set_last_stride"), ".models.backbones"),
+    **dict.fromkeys(("ReidModel", "extract_features", "load_model"), ".deploy.inference"),
+    **dict.fromkeys(("BatchHardTripletTerm", "CrossEntropyTerm", "pairwise_distances", "same_identity_mask"),
+                    ".models.losses"),
+    "Pretrained": ".models.weights",
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
 
 try:  # the one place of the version is pyproject.toml
     __version__ = importlib.metadata.version("reid-bench")

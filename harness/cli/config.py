@@ -1,5 +1,4 @@
 """``reid-bench config show``: a run's fully resolved config (options, recipe, loss terms) as YAML."""
-from ..experiment import config as config_module
 from . import options
 from .run import add_run_options
 
@@ -19,6 +18,8 @@ def add_parser(commands, common):
 
 def command(args, plugins):
     """``reid-bench config show``: print the fully resolved config as YAML."""
+    from ..experiment import config as config_module
+
     experiment = options.experiment_of_args(args, args.given_options)
     print(config_module.resolved_config_text(experiment, plugins), end="")
     return 0

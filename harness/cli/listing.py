@@ -3,7 +3,6 @@ register; the protocols. ``--components``: every model, loss term, sampler, augm
 protocol and spec object with its plugin and keyword arguments (:mod:`reid_bench.components`)."""
 import textwrap
 
-from ..components import KINDS, catalogue, format_arguments
 from ..plugin_manager import CORE_PLUGIN_NAME
 from ..recipes import RECIPES
 
@@ -40,6 +39,8 @@ def _wrap(text, indent):
 
 def print_components(plugins):
     """Every component by kind: name, owner (plugin and distribution), arguments, docstring summary."""
+    from ..components import KINDS, catalogue, format_arguments  # torch, torchreid: imported for --components only
+
     components = catalogue(plugins)
     for kind in KINDS:
         print(f"{kind.title}\n{_wrap(kind.usage, 2)}")

@@ -3,10 +3,9 @@ loader workers, a trained run's checkpoint, where a command writes, experiment c
 options), the whole-number argument types, and what parsed options make (test-time options, an experiment config)."""
 import argparse
 
-from ..evaluation.evaluate import EVALUATORS
-from ..evaluation.test_time import DISTANCES, QueryExpansion, Reranking, TestTimeOptions
+from ..choices import DISTANCES, EVALUATORS
+from ..evaluation.test_time import QueryExpansion, Reranking, TestTimeOptions
 from ..errors import UserError
-from ..experiment import config as config_module
 
 
 def _integer(minimum, expected):
@@ -132,6 +131,8 @@ def experiment_of_args(args, given):
     arguments; ``given`` names the options given on the command line (only those override the config
     file). The test-time switches (``--flip``, ``--aqe-k`` ...) given together make the ``test_time``
     option."""
+    from ..experiment import config as config_module  # torch: imported when a command runs, not for --help
+
     document = config_module.read_config_file(args.config) if args.config else {}
     options = config_module.option_defaults()
     chosen = {}

@@ -1,8 +1,6 @@
 """``reid-bench run``: train a method with a recipe on a protocol, evaluate it, write one record per seed."""
-from ..engine.acceleration import AMP_DTYPES
+from ..choices import AMP_NAMES, WEIGHT_SOURCES
 from ..engine.tracking import MLFLOW_INSTALL, TRACKERS
-from ..experiment import config as config_module
-from ..models.weights import WEIGHT_SOURCES
 from ..recipes import RECIPES
 from . import options
 
@@ -40,7 +38,7 @@ def add_run_options(parser):
                              "once by the harness and cached; default on synthetic)")
     parser.add_argument("--weights-dir", help="folder (or file) with torchvision's ImageNet weight files")
     amp = parser.add_mutually_exclusive_group()
-    amp.add_argument("--amp", dest="amp", nargs="?", const="fp16", choices=AMP_DTYPES, default=None,
+    amp.add_argument("--amp", dest="amp", nargs="?", const="fp16", choices=AMP_NAMES, default=None,
                      help="mixed precision on CUDA: fp16 (with loss scaling; the bare --amp) or bf16")
     amp.add_argument("--no-amp", dest="amp", action="store_false", help="full precision")
     parser.add_argument("--channels-last", action="store_true", help="channels-last (NHWC) weights and images")
@@ -80,6 +78,7 @@ def add_parser(commands, common):
 
 
 def command(args, plugins):
+    from ..experiment import config as config_module
     from ..experiment.runs import run
 
     experiment = options.experiment_of_args(args, args.given_options)

@@ -6,7 +6,6 @@ import sys
 
 from ..errors import UserError
 from ..experiment import config as config_module
-from ..experiment.runs import run_folder
 from ..experiment.sweep import (LAUNCHERS, RUN_FLAGS, Launcher, Outcome, build_sweep, cell_settings, cell_state,
                                 launch, queued_cells, read_sweep_file, recorded_run_folders, summary)
 from ..run_folder import CHECKPOINT_FILE
@@ -66,6 +65,8 @@ def _parse_run(argv):
 def run_folder_of(sweep, cell, plugins):
     """``(run folder, RunConfig)`` of ``cell``: the folder it trains in, found the way ``reid-bench run`` finds
     it; checks the cell."""
+    from ..experiment.runs import run_folder  # torch: imported when a sweep runs, not for --help
+
     args = _parse_run(sweep.argv(cell))
     experiment = options.experiment_of_args(args, args.given_options)
     (run_config,) = config_module.run_configs(experiment)

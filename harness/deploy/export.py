@@ -21,13 +21,10 @@ import tempfile
 import numpy as np
 import torch
 
+from ..choices import EXPORT_CHECK_IMAGES, EXPORT_TOLERANCE
 from ..errors import UserError
 from .inference import ImageList, image_paths, load_model
 
-FORMATS = ("onnx",)
-DEFAULT_TOLERANCE = 1e-4
-#: real images checked when ``--images`` is not given: the first query images of the embedded dataset
-DEFAULT_CHECK_IMAGES = 8
 
 
 def _require_onnx():
@@ -89,7 +86,7 @@ def export_onnx(model, out, *, dynamic_batch=False, batch_size=1, opset=None):
 def _real_images(spec, plugins):
     if spec:
         return image_paths(spec)
-    return [item[0] for item in plugins.datasets.get("synthetic").load(None).query[:DEFAULT_CHECK_IMAGES]]
+    return [item[0] for item in plugins.datasets.get("synthetic").load(None).query[:EXPORT_CHECK_IMAGES]]
 
 
 def check_onnx(path, model, batches):
@@ -120,7 +117,7 @@ def _check_batches(model, real, dynamic_batch, batch_size):
 
 
 def export_checked(checkpoint, path, plugins, *, images=None, dynamic_batch=False, batch_size=1, opset=None,
-                   tolerance=DEFAULT_TOLERANCE, out=None):
+                   tolerance=EXPORT_TOLERANCE, out=None):
     """Export the model of ``checkpoint`` to ``path``, check it with onnxruntime against PyTorch on random
     inputs and real ``images`` (default: the first query images of ``synthetic``), and print where the file
     is and the parity figure; above ``tolerance`` nothing is written."""

@@ -15,8 +15,10 @@ from typing import Optional
 
 import torch
 
+from ..choices import AMP_NAMES
+
 #: ``--amp`` modes and their autocast dtypes; the bare ``--amp`` (and a recipe's ``amp=True``) is fp16
-AMP_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+AMP_DTYPES = dict(zip(AMP_NAMES, (torch.float16, torch.bfloat16)))
 
 
 def amp_mode(requested, recipe_amp, device):

@@ -2,25 +2,30 @@
 
 Each optimizer name is a builder in :data:`OPTIMIZERS`, ``builder(params, **fields)``: its keyword
 arguments are the ``OptimizerSpec`` fields it reads (``reid-bench list --components`` lists them with
-``OptimizerSpec``'s defaults).
+``OptimizerSpec``'s defaults). torch is imported by the builders, not with the module: config checks
+read :data:`OPTIMIZERS` without it.
 """
 import inspect
-
-import torch
 
 
 def adam(params, *, lr, weight_decay, betas):
     """``torch.optim.Adam`` (L2 weight decay in the gradient)."""
+    import torch
+
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, betas=tuple(betas))
 
 
 def adamw(params, *, lr, weight_decay, betas):
     """``torch.optim.AdamW`` (decoupled weight decay)."""
+    import torch
+
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=tuple(betas))
 
 
 def sgd(params, *, lr, weight_decay, momentum, nesterov):
     """``torch.optim.SGD`` with momentum."""
+    import torch
+
     return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov)
 
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..choices import EVALUATORS
 from ..errors import UserError
 from ..spec import CMC_RANKS
 from .test_time import TestTimeOptions
 
-EVALUATORS = ("reid_bench", "torchreid")
 CMC_CURVE_RANKS = 50  # the record's ``evaluation.cmc`` (percent, ranks 1-50) feeds the leaderboard's CMC figure
 
 

@@ -23,12 +23,9 @@ on it).
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-import torch
-import torch.nn.functional as F
-
+from ..choices import DISTANCES
 from ..errors import UserError
 
-DISTANCES = ("euclidean", "cosine")
 
 
 @dataclass(frozen=True)
@@ -88,6 +85,8 @@ class TestTimeOptions:
             return base
 
         def flipped(model, images):
+            import torch  # here, not at module import: the command line's parser reads this module's defaults
+
             return (base(model, images) + base(model, torch.flip(images, dims=[3]))) / 2
 
         return flipped
@@ -97,6 +96,8 @@ class TestTimeOptions:
         if self.aqe is not None:
             qf, gf = alpha_query_expansion(qf, gf, k=self.aqe.k, alpha=self.aqe.alpha, times=self.aqe.times)
         if self.distance == "cosine":
+            import torch.nn.functional as F
+
             qf, gf = F.normalize(qf, p=2, dim=1), F.normalize(gf, p=2, dim=1)
         return qf, gf
 
@@ -108,6 +109,9 @@ def alpha_query_expansion(qf, gf, *, k=5, alpha=3.0, times=1, chunk_size=1024):
     as fast-reid averages them) with the highest cosine similarity ``sim_j``; the similarity matrix is
     taken ``chunk_size`` rows at a time, so memory is ``chunk_size x (q + g)``, not ``(q + g)^2``.
     """
+    import torch
+    import torch.nn.functional as F
+
     num_query = qf.shape[0]
     features = torch.cat([qf, gf]).float()
     k = min(k, features.shape[0])

@@ -39,10 +39,9 @@ import yaml
 
 from ..engine.optim import OPTIMIZERS
 from ..engine.tracking import TRACKERS
+from ..choices import EVALUATORS, WEIGHT_SOURCES
 from ..errors import UserError, did_you_mean
-from ..evaluation.evaluate import EVALUATORS
 from ..evaluation.test_time import QueryExpansion, Reranking, TestTimeOptions
-from ..models.weights import WEIGHT_SOURCES
 from ..recipes import RECIPES, resolve_recipe
 
 #: RunConfig fields that are not run options of a config: what one invocation does (resume ..., its command line),

@@ -13,12 +13,12 @@ from typing import Optional
 import torch
 import torchvision
 
+from ..choices import WEIGHT_SOURCES
 from ..errors import MissingPretrainedWeightsError
 from .backbones import WEIGHT_ENUMS
 
 
 #: where pretrained weights can come from
-WEIGHT_SOURCES = ("imagenet", "synthetic")
 
 
 @dataclass(frozen=True)
