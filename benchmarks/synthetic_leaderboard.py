@@ -111,7 +111,8 @@ def test_on_shift(output, reid_bench):
         target = os.path.join(output, "cross-domain", os.path.relpath(folder, output))
         if glob.glob(os.path.join(target, RESULTS_FOLDER, "*.json")):
             continue
-        status = reid_bench(["eval", "--checkpoint", checkpoint, "--dataset", SHIFTED, "--output", target])
+        status = reid_bench(["eval", "--checkpoint", checkpoint, "--dataset", SHIFTED, "--output", target,
+                             "--rerank"])
         failed = failed or status != 0
     return failed
 
@@ -119,7 +120,8 @@ def test_on_shift(output, reid_bench):
 def sweeps(methods, args):
     """``(output folder, reid-bench sweep arguments)`` of every sweep, cheapest first: each method's
     untrained start, then the trained cells, then the baseline's references."""
-    grid = ["--datasets", PROTOCOL, "--recipes", "uniform", "--jobs", str(args.jobs)]
+    # re-ranked too (off by default; cheap on synthetic's gallery): the pages keep their re-ranked columns
+    grid = ["--datasets", PROTOCOL, "--recipes", "uniform", "--jobs", str(args.jobs), "--set", "rerank=true"]
     epochs = ["--set", f"epochs={args.epochs}"] if args.epochs is not None else []
     seeds = [str(seed) for seed in args.seeds]
     untrained = ["--set", "epochs=0"]

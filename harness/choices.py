@@ -1,5 +1,6 @@
 """The names that options and config values choose from, and the defaults of options whose module is
-heavy, kept in a module without heavy imports (no torch) so that ``reid-bench --help`` builds its parser quickly; the modules that act on a name import it from here."""
+heavy, kept in a module without heavy imports (no torch) so that ``reid-bench --help`` builds its parser
+quickly; the modules that act on a name import it from here."""
 
 #: retrieval metrics implementations (:mod:`reid_bench.evaluation.evaluate`)
 EVALUATORS = ("reid_bench", "torchreid")

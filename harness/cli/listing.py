@@ -5,6 +5,7 @@ import textwrap
 
 from ..plugin_manager import CORE_PLUGIN_NAME
 from ..recipes import RECIPES
+from ..results.records import format_metrics
 
 NAME = "list"
 
@@ -23,10 +24,6 @@ def add_parser(commands, common):
 
 def _owned(registry, plugin):
     return [name for name in registry.names() if registry.owner(name) == plugin]
-
-
-def _format_metrics(metrics):
-    return ", ".join(f"{k} {v:g}" for k, v in metrics.items())
 
 
 def _distribution(distribution):
@@ -74,7 +71,7 @@ def command(args, plugins):
             for reported in method.reported:
                 where = f" measured on {reported.measured_on}" if reported.measured_on else ""
                 what = f"{reported.variant or method.default_variant}{' re-ranked' if reported.reranked else ''}"
-                print(f"      reported {reported.protocol} [{what}]{where}: {_format_metrics(reported.metrics)} "
+                print(f"      reported {reported.protocol} [{what}]{where}: {format_metrics(reported.metrics)} "
                       f"({reported.source})")
     print("\nProtocols")
     for name, protocol in plugins.datasets.items():

@@ -98,24 +98,32 @@ TEST_TIME_DEFAULTS = {"flip": False, "distance": "euclidean", "aqe": False,
 
 
 def add_test_time_options(parser):
-    """The test-time options of ``run`` and ``eval`` (:mod:`reid_bench.evaluation.test_time`)."""
+    """The test-time options of ``run`` and ``eval`` (:mod:`reid_bench.evaluation.test_time`), re-ranking
+    (``--rerank``, off by default in both) included."""
     group = parser.add_argument_group("test-time options (stated in the record's evaluation.test_time)")
     group.add_argument("--flip", action="store_true",
                        help="feature = mean of the image's and its horizontal mirror's embeddings")
     group.add_argument("--distance", choices=DISTANCES, default="euclidean",
                        help="euclidean (default) or cosine (L2-normalised features)")
     group.add_argument("--aqe", action="store_true", help="alpha-query expansion as fast-reid's TEST.AQE")
+    rerank = group.add_mutually_exclusive_group()
+    rerank.add_argument("--rerank", action="store_true",
+                        help="also report k-reciprocal re-ranked metrics (off by default: its time grows with "
+                             "(queries + gallery)^2, minutes on MSMT17-sized galleries, and the plain metrics "
+                             "are the ones compared)")
+    rerank.add_argument("--no-rerank", dest="rerank", action="store_false",
+                        help="no re-ranked metrics: the default, kept for command lines written when run "
+                             "re-ranked by default")
     for option, kind, default, text in TEST_TIME_PARAMETERS:
         group.add_argument(option, type=kind, default=default, help=f"{text} (default {default:g})")
 
 
 def test_time_options(args):
-    """The :class:`TestTimeOptions` that :func:`add_test_time_options`'s options (and ``args.rerank``) ask
-    for. A parameter of an option that is off (``--aqe-k`` without ``--aqe``, ``--rerank-k1`` without
-    re-ranking) is refused rather than silently ignored."""
+    """The :class:`TestTimeOptions` that :func:`add_test_time_options`'s options ask for. A parameter of an
+    option that is off (``--aqe-k`` without ``--aqe``, ``--rerank-k1`` without ``--rerank``) is refused rather
+    than silently ignored."""
     unused = [("--aqe", not args.aqe, ("aqe_k", "aqe_alpha", "aqe_times")),
-              ("re-ranking (eval: --rerank; run: on unless --no-rerank)", not args.rerank,
-               ("rerank_k1", "rerank_k2", "rerank_lambda"))]
+              ("--rerank", not args.rerank, ("rerank_k1", "rerank_k2", "rerank_lambda"))]
     for switch, off, names in unused:
         given = [f"--{name.replace('_', '-')}" for name in names
                  if off and getattr(args, name) != TEST_TIME_DEFAULTS[name]]

@@ -2,7 +2,7 @@
 from ..choices import AMP_NAMES, WEIGHT_SOURCES
 from ..engine.tracking import MLFLOW_INSTALL, TRACKERS
 from ..recipes import RECIPES
-from . import options
+from . import options, report
 
 NAME = "run"
 
@@ -44,7 +44,6 @@ def add_run_options(parser):
     parser.add_argument("--channels-last", action="store_true", help="channels-last (NHWC) weights and images")
     parser.add_argument("--compile", action="store_true", help="compile the model with torch.compile")
     parser.add_argument("--output", default="runs", help="run folders and results/ go here (default runs)")
-    parser.add_argument("--no-rerank", dest="rerank", action="store_false", help="skip re-ranked metrics")
     parser.add_argument("--eval-every", type=options.POSITIVE, metavar="N",
                         help="also evaluate every N epochs (the tracker and the record's history; never used to "
                              "pick a checkpoint)")
@@ -74,15 +73,22 @@ def add_parser(commands, common):
                              "run folder's recipe.json says what it was started with)")
     parser.add_argument("--overwrite", action="store_true", help="start again even if the run folder has a checkpoint")
     options.add_progress(parser)
+    report.add_json_option(parser)
     return parser
 
 
 def command(args, plugins):
+    """Run every seed; end with the metrics table of its records (and the ``--test-on`` ones), or ``--json``."""
     from ..experiment import config as config_module
     from ..experiment.runs import run
 
     experiment = options.experiment_of_args(args, args.given_options)
-    for config in config_module.run_configs(experiment, resume=args.resume, overwrite=args.overwrite,
-                                            progress=args.progress, command=tuple(args.command_line)):
-        run(config, plugins)
+    done = []
+    with report.quiet_stdout(args):
+        for config in config_module.run_configs(experiment, resume=args.resume, overwrite=args.overwrite,
+                                                progress=args.progress, command=tuple(args.command_line)):
+            done += run(config, plugins)
+    rows = [report.row({"protocol": record["tested_on"], "seed": record["seed"]}, record["metrics"],
+                       record["metrics_reranked"], record["evaluation"]) for record, _ in done]
+    report.print_results(args, rows, [record for record, _ in done])
     return 0

@@ -347,8 +347,10 @@ class Trainer:
         stats.wall_s += elapsed
         speed = images / elapsed if elapsed > 0 else math.nan
         stats.epoch_images_per_s.append(speed)
-        self.tracker.log_epoch(epoch, lr=lr, images_per_s=speed, iterations=stats.iterations,
-                               losses={name: value / steps for name, value in sums.items()})
-        losses = ", ".join(f"{name} {value:.4f}" for name, value in stats.last_losses.items())
-        self.log(f"epoch {epoch + 1}/{self.recipe.epochs} [{stage.name}] lr {lr:.2e}  loss {running:.4f} "
-                 f"({losses})  {speed:.1f} img/s")
+        means = {name: value / steps for name, value in sums.items()}
+        self.tracker.log_epoch(epoch, lr=lr, images_per_s=speed, iterations=stats.iterations, losses=means)
+        # the epoch's mean total loss as the sum of its weighted terms (each term's epoch mean times its weight)
+        terms = " + ".join(f"{name} {self.terms[name].weight * value:.4f} (x{self.terms[name].weight:g})"
+                           for name, value in means.items() if name != "total")
+        self.log(f"epoch {epoch + 1}/{self.recipe.epochs} [{stage.name}] lr {lr:.2e}  mean loss "
+                 f"{means['total']:.4f} = {terms}  {speed:.1f} img/s")

@@ -81,7 +81,7 @@ class RunConfig:
     output: str = "runs"
     resume: bool = False
     overwrite: bool = False
-    rerank: bool = True
+    rerank: bool = False  # re-ranked metrics too (--rerank); off: their cost grows with (queries + gallery)^2
     evaluator: str = "reid_bench"
     allow_partial: bool = False
     eval_batch_size: int = 128

@@ -31,8 +31,8 @@ from ..evaluation.test_time import TestTimeOptions
 from ..models.building import build_model, model_complexity
 from ..models.weights import Pretrained
 from ..results.per_query import per_query_filename, save_per_query
-from ..results.records import (build_record, data_fingerprint, utc_now, weights_fingerprint, write_json_atomic,
-                               write_record)
+from ..results.records import (build_record, data_fingerprint, format_metrics, utc_now, weights_fingerprint,
+                               write_json_atomic, write_record)
 from ..run_folder import (CHECKPOINT_FILE, CONFIG_FILE, MODEL_FILE, RECIPE_FILE, RESULTS_FOLDER, RUN_INFO_FILE,
                           SETTINGS_FILE, file_in, run_folder_lock, run_folder_parts, slug)
 from ..spec import ReidSplits
@@ -174,9 +174,10 @@ def _tracked_params(config, method, variant, protocol, recipe, overrides, pretra
 
 
 def run(config, plugins, log=print):
-    """Train and evaluate one seed; returns ``(record, record_path)``, ``(None, None)`` on the ranks other
-    than 0 of a torchrun launch (:mod:`reid_bench.engine.distributed`: rank 0 writes and evaluates). The run
-    folder is locked from its making to the record (:func:`run_folder_lock`)."""
+    """Train and evaluate one seed; returns ``[(record, record_path)]``: the run's, then one per ``--test-on``
+    protocol; ``[]`` on the ranks other than 0 of a torchrun launch (:mod:`reid_bench.engine.distributed`:
+    rank 0 writes and evaluates). The run folder is locked from its making to the record
+    (:func:`run_folder_lock`)."""
     with contextlib.ExitStack() as held:
         return _run(config, plugins, log, held)
 
@@ -280,7 +281,7 @@ def _run(config, plugins, log, held):
         ranks.barrier()
 
     if not ranks.is_main:
-        return None, None
+        return []
     params, flops = model_complexity(model, recipe.input_size, device)
     run_id = (f"{slug(method.name)}-{slug(variant)}-{slug(protocol.name)}-{slug(recipe.name)}-seed{config.seed}-"
               f"{started_at.replace(':', '').replace('+0000', 'Z')}")
@@ -305,23 +306,25 @@ def _run(config, plugins, log, held):
         distributed={**ranks.describe(recipe), "parameters_identical": replicas_identical},
         per_query=per_query_filename(run_id) if protocol.task == "reid" else None, trained_on=protocol.name,
         tested_on=protocol.name)
-    log(f"metrics: {json.dumps(record['metrics'])}")  # shown before the record is written, which may fail
+    log(f"metrics: {format_metrics(record['metrics'])}")  # shown before the record is written, which may fail
     if record["metrics_reranked"]:
-        log(f"re-ranked: {json.dumps(record['metrics_reranked'])}")
+        log(f"re-ranked: {format_metrics(record['metrics_reranked'])}")
     if record["per_query"]:  # written first: a record never names a missing file
         save_per_query(file_in(os.path.join(config.output, RESULTS_FOLDER), record["per_query"]), per_trial_queries)
     path = write_record(os.path.join(config.output, RESULTS_FOLDER), record)
     log(f"result record: {path}")
     tracker.log_result(record, path)
+    done = [(record, path)]
     for target in targets:
         target_splits = target.load(config.root, allow_partial=config.allow_partial, trial=0)
         target_evaluation = evaluate_model(model, method, recipe, target, target_splits, config, device)
-        log(f"tested on {target.name}: {json.dumps(target_evaluation.metrics)}")
+        log(f"tested on {target.name}: {format_metrics(target_evaluation.metrics)}")
         target_record, target_path = record_on(record, target, target_splits, target_evaluation, protocol,
                                                os.path.join(config.output, RESULTS_FOLDER))
         log(f"result record: {target_path}")
         tracker.log_result(target_record, target_path)
+        done.append((target_record, target_path))
     if not config.keep_checkpoint:  # finished: model.pt and the records are what it leaves
         for trial_dir in trial_dirs:
             remove_checkpoint(trial_dir)
-    return record, path
+    return done

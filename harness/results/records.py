@@ -277,6 +277,11 @@ def records_in(folder):
     return found
 
 
+def format_metrics(metrics):
+    """``metrics`` (name -> number or None) on one line, e.g. ``mAP 61.2, R1 80.5``, for logs and listings."""
+    return ", ".join(f"{name} {'-' if value is None else format(value, 'g')}" for name, value in metrics.items())
+
+
 def evaluation_label(evaluation):
     """How a record was tested, as part of its row's key: ``""`` for the default options (features as
     they are, Euclidean distance, no query expansion, re-ranking with k1 20, k2 6, lambda 0.3 or none:

@@ -126,8 +126,9 @@ def test_an_overridden_run_has_its_own_folder_and_eval_rebuilds_its_recipe(tmp_p
     assert folders[0] == "uniform" and folders[1].startswith("uniform-set-") and len(folders) == 2
     (overridden,) = [json.load(open(path)) for path in _records(output) if json.load(open(path))["overrides"]]
     capsys.readouterr()
-    assert main(["eval", "--checkpoint", overridden["run_dir"], "--dataset", "synthetic", "--workers", "0"]) == 0
-    printed = json.loads(capsys.readouterr().out)
+    assert main(["eval", "--checkpoint", overridden["run_dir"], "--dataset", "synthetic", "--workers", "0",
+                 "--json"]) == 0
+    [printed] = json.loads(capsys.readouterr().out)
     assert printed["metrics"] == pytest.approx(overridden["metrics"], abs=1e-9)
     evaluated = [json.load(open(path)) for path in _records(output) if "-eval-" in path]
     assert [record["overrides"] for record in evaluated] == [{f"norm_mean[{i}]": 0.5 for i in range(3)}]

@@ -45,8 +45,9 @@ def test_run_test_on_eval_and_leaderboard_pages(tmp_path, capsys, toy_plugin):
     checkpoint = os.path.join(output, "toy", "full", "synthetic", "paper", "seed0", "model.pt")
     capsys.readouterr()
     assert main(["eval", "--plugin-module", "reid_bench_toy", "--checkpoint", checkpoint, "--dataset", "synthetic", "synthetic-shift", "--workers", "0",
-                 "--flip"]) == 0
-    assert capsys.readouterr().out.count('"protocol"') == 2
+                 "--flip", "--json"]) == 0
+    assert [document["tested_on"] for document in json.loads(capsys.readouterr().out)] == ["synthetic",
+                                                                                           "synthetic-shift"]
     written = records(results)
     assert len(written) == 4
     evaluated = written[("synthetic", "synthetic-shift", True)]

@@ -13,7 +13,7 @@ from reid_bench.results.per_query import load_per_query, mean_ap
 
 
 def test_run_writes_per_query_file_that_reproduces_map(short_run, tmp_path):
-    record = short_run("baseline")
+    record = short_run("baseline", "--rerank")
     path = os.path.join(str(tmp_path), "runs", "results", record["per_query"])
     columns = load_per_query(path)
     assert len(columns["ap"]) == record["evaluation"]["num_query"]

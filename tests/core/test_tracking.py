@@ -25,7 +25,8 @@ def test_mlflow_tracker_logs_params_losses_metrics_and_the_record(tmp_path, monk
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)  # the tracker sets it; put back after the test
     output = str(tmp_path / "out")
-    assert main([*TINY, "--epochs", "2", "--eval-every", "1", "--tracker", "mlflow", "--output", output]) == 0
+    assert main([*TINY, "--epochs", "2", "--eval-every", "1", "--tracker", "mlflow", "--rerank",
+                 "--output", output]) == 0
     path, record = _record(output)
 
     client = mlflow.tracking.MlflowClient(tracking_uri=(tmp_path / "out" / "mlruns").as_uri())

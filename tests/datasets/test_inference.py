@@ -72,8 +72,9 @@ def test_api_features_equal_the_evaluation_path(plugin, test_features, market, t
     reid_bench.deploy.inference.save_features(g_file, evaluated["gallery"].numpy(), [item[0] for item in gallery])
     capsys.readouterr()
     assert main(["eval", "--features", q_file, g_file, "--dataset", "market1501", "--root", root,
-                 "--allow-partial"]) == 0
-    metrics = json.loads(capsys.readouterr().out)["metrics"]
+                 "--allow-partial", "--json"]) == 0
+    [document] = json.loads(capsys.readouterr().out)
+    metrics = document["metrics"]
     for name, value in record["metrics"].items():
         assert metrics[name] == pytest.approx(value, abs=1e-9), name
 

@@ -165,12 +165,14 @@ def test_bad_options_are_user_errors(options):
 
 
 @pytest.mark.parametrize("extra, expected", [
-    (["--rerank-lambda", "1.5"], "0 <= lambda <= 1"),
+    (["--rerank", "--rerank-lambda", "1.5"], "0 <= lambda <= 1"),
     (["--aqe", "--aqe-alpha", "-1"], "alpha >= 0"),
     (["--distance", "manhattan"], "invalid choice"),
     (["--aqe-k", "0"], "expected a whole number of at least 1"),
     (["--aqe-k", "3"], "--aqe-k given without --aqe"),
-    (["--no-rerank", "--rerank-k2", "3"], "--rerank-k2 given without re-ranking"),
+    (["--rerank-k2", "3"], "--rerank-k2 given without --rerank"),
+    (["--no-rerank", "--rerank-k2", "3"], "--rerank-k2 given without --rerank"),
+    (["--rerank", "--no-rerank"], "not allowed with argument"),
 ])
 def test_bad_options_on_the_command_line(tmp_path, capsys, extra, expected):
     from reid_bench.cli import main
