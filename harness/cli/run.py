@@ -88,6 +88,8 @@ def command(args, plugins):
         for config in config_module.run_configs(experiment, resume=args.resume, overwrite=args.overwrite,
                                                 progress=args.progress, command=tuple(args.command_line)):
             done += run(config, plugins)
+    if not done:  # a torchrun rank other than 0: rank 0 reports
+        return 0
     rows = [report.row({"protocol": record["tested_on"], "seed": record["seed"]}, record["metrics"],
                        record["metrics_reranked"], record["evaluation"]) for record, _ in done]
     report.print_results(args, rows, [record for record, _ in done])
