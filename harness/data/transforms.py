@@ -108,7 +108,7 @@ AUGMENTATIONS = {**PIL_STAGE, **TENSOR_STAGE}
 
 
 def _build(augment, height, width, **context):
-    """The transform of ``augment``; its unknown parameters are a :class:`ValueError` naming the known ones."""
+    """The transform of ``augment``; its unknown parameters are a :class:`UserError` naming the known ones."""
     builder = AUGMENTATIONS[augment.name]
     known = [name for name in list(inspect.signature(builder).parameters)[2:] if name not in context]
     unknown = sorted(set(augment.params) - set(known))

@@ -112,7 +112,7 @@ def test_an_unknown_augmentation_parameter_names_the_known_ones():
     from reid_bench.data.transforms import build_train_transform
 
     recipe = Recipe("test", (Stage(1, 8),), input_size=(64, 32), train_transforms=(Augment("pad_crop", {"pading": 4}),))
-    with pytest.raises(ValueError, match="no parameter pading; its parameters: padding, reference_width"):
+    with pytest.raises(UserError, match="no parameter pading; its parameters: padding, reference_width"):
         build_train_transform(recipe, (64, 32))
 
 
