@@ -53,11 +53,16 @@ class TrainStats:
         return self.images / self.wall_s if self.wall_s > 0 else None
 
 
-def build_loss_module(builder, kwargs, num_classes):
-    """Instantiate a registered loss; builders that take ``num_classes`` are given it."""
+def _loss_arguments(builder, kwargs, num_classes):
+    """A registered loss's keyword arguments: ``kwargs``, plus ``num_classes`` for builders that take it."""
     if "num_classes" in inspect.signature(builder).parameters and "num_classes" not in kwargs:
-        kwargs = {**kwargs, "num_classes": num_classes}
-    return builder(**kwargs)
+        return {**kwargs, "num_classes": num_classes}
+    return dict(kwargs)
+
+
+def build_loss_module(builder, kwargs, num_classes):
+    """Instantiate a registered loss (:func:`_loss_arguments`)."""
+    return builder(**_loss_arguments(builder, kwargs, num_classes))
 
 
 def _check_call(builder, args, kwargs, where):
@@ -75,22 +80,18 @@ def _check_call(builder, args, kwargs, where):
 def check_components(method, variant, recipe, plugins):
     """Fail before any folder is made when a stage names an unknown sampler or loss term, or gives a sampler
     or loss builder keyword arguments it does not take (they failed at the first step, with a traceback)."""
-    terms = {term.name: term for term in method.loss_terms_for(variant, recipe)}
+    known = [term.name for term in method.loss_terms]
     for index, stage in enumerate(recipe.stages):
         where = f"recipe.stages.{index}"
         builder = plugins.samplers.get(stage.sampler.name)
         _check_call(builder, (None, stage.batch_size), dict(stage.sampler.kwargs), f"{where}.sampler.kwargs")
-        known = [term.name for term in method.loss_terms]
         if stage.loss_terms is not None and (not isinstance(stage.loss_terms, (list, tuple))
                                              or any(name not in known for name in stage.loss_terms)):
             raise UserError(f"{where}.loss_terms: expected null (all of the variant's) or a list of the method's "
                             f"terms ({', '.join(known)}), got {stage.loss_terms!r}")
-    for name, term in terms.items():
+    for term in method.loss_terms_for(variant, recipe):
         builder = plugins.losses.get(term.loss)
-        kwargs = dict(term.kwargs)
-        if "num_classes" in inspect.signature(builder).parameters:
-            kwargs.setdefault("num_classes", 1)
-        _check_call(builder, (), kwargs, f"loss_terms.{name}.kwargs")
+        _check_call(builder, (), _loss_arguments(builder, term.kwargs, 1), f"loss_terms.{term.name}.kwargs")
 
 
 class Trainer:
