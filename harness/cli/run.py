@@ -80,6 +80,7 @@ def add_parser(commands, common):
 def command(args, plugins):
     """Run every seed; end with the metrics table of its records (and the ``--test-on`` ones), or ``--json``."""
     from ..experiment import config as config_module
+    from ..engine import distributed
     from ..experiment.runs import run
 
     experiment = options.experiment_of_args(args, args.given_options)
@@ -88,6 +89,7 @@ def command(args, plugins):
         for config in config_module.run_configs(experiment, resume=args.resume, overwrite=args.overwrite,
                                                 progress=args.progress, command=tuple(args.command_line)):
             done += run(config, plugins)
+    distributed.leave()  # every rank, together: the runs ended at one barrier
     if not done:  # a torchrun rank other than 0: rank 0 reports
         return 0
     rows = [report.row({"protocol": record["tested_on"], "seed": record["seed"]}, record["metrics"],

@@ -265,7 +265,7 @@ class RankShare(Sampler):
 
 def setup(device, sync_bn=False, environ=os.environ):
     """This process's :class:`Distributed`, joining the process group when launched by torchrun (once per
-    process; left at exit). ``device`` is the resolved ``--device``: on CUDA each rank takes the GPU of
+    process; :func:`leave` leaves it). ``device`` is the resolved ``--device``: on CUDA each rank takes the GPU of
     its local rank, NCCL; on the CPU, gloo. ``--sync-bn`` needs torchrun and CUDA."""
     if not launched_by_torchrun(environ):
         if sync_bn:
@@ -288,11 +288,16 @@ def setup(device, sync_bn=False, environ=os.environ):
     if not dist.is_initialized():
         dist.init_process_group(backend, rank=rank, world_size=world_size, timeout=TIMEOUT,
                                 device_id=device if device.type == "cuda" else None)
-        atexit.register(_leave)
+        atexit.register(leave)  # a run that fails or is interrupted leaves at exit
     return Distributed(rank=rank, local_rank=local_rank, world_size=world_size, backend=backend, sync_bn=sync_bn,
                        device=device)
 
 
-def _leave():
+def leave():
+    """Leave the process group this process joined (nothing outside torchrun). Every rank calls it once its
+    runs are done: each run ends with all ranks at one barrier after rank 0 wrote its records
+    (:func:`reid_bench.experiment.runs.run`), so the ranks tear their gloo connections and threads down
+    together, none while another still runs, and before the interpreter's own teardown (a process group
+    left to interpreter exit can abort with ``terminate called without an active exception``)."""
     if dist.is_initialized():
         dist.destroy_process_group()

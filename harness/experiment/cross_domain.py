@@ -16,7 +16,7 @@ import os
 
 from ..errors import UserError
 from ..results.per_query import per_query_filename, save_per_query
-from ..results.records import build_record, data_fingerprint, utc_now, write_record
+from ..results.records import build_record, data_fingerprint, pretrained_field, utc_now, write_record
 from ..run_folder import MODEL_FILE, RECIPE_FILE, RESULTS_FOLDER, SETTINGS_FILE, file_in
 
 
@@ -84,7 +84,7 @@ def checkpoint_record(run_folder, info, recipe, started_at, **fields):
     return build_record(
         method=info["method"], variant=info["variant"], recipe_name=info["recipe_name"], recipe=recipe_dict,
         seed=info["seed"], evaluation={"test_features": recipe.test_features}, input_size=list(recipe.input_size),
-        train=train, pretrained=settings.get("pretrained", False) if settings.get("pretrained_tensors") != 0 else False,
+        train=train, pretrained=pretrained_field(settings.get("pretrained", False), settings.get("pretrained_tensors")),
         pretrained_tensors=settings.get("pretrained_tensors"),
         weights_fingerprint=settings.get("weights_fingerprint"), amp=settings.get("amp", False),
         distributed=distributed, started_at=started_at, resumed=False, run_dir=run_folder,

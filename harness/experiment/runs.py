@@ -31,8 +31,8 @@ from ..evaluation.test_time import TestTimeOptions
 from ..models.building import build_model, model_complexity
 from ..models.weights import Pretrained
 from ..results.per_query import per_query_filename, save_per_query
-from ..results.records import (build_record, data_fingerprint, format_metrics, utc_now, weights_fingerprint,
-                               write_json_atomic, write_record)
+from ..results.records import (build_record, data_fingerprint, format_metrics, pretrained_field, utc_now,
+                               weights_fingerprint, write_json_atomic, write_record)
 from ..run_folder import (CHECKPOINT_FILE, CONFIG_FILE, MODEL_FILE, RECIPE_FILE, RESULTS_FOLDER, RUN_INFO_FILE,
                           SETTINGS_FILE, file_in, run_folder_lock, run_folder_parts, slug)
 from ..spec import ReidSplits
@@ -176,8 +176,9 @@ def _tracked_params(config, method, variant, protocol, recipe, overrides, pretra
 def run(config, plugins, log=print):
     """Train and evaluate one seed; returns ``[(record, record_path)]``: the run's, then one per ``--test-on``
     protocol; ``[]`` on the ranks other than 0 of a torchrun launch (:mod:`reid_bench.engine.distributed`:
-    rank 0 writes and evaluates). The run folder is locked from its making to the record
-    (:func:`run_folder_lock`)."""
+    rank 0 writes and evaluates; the ranks end together at a barrier once rank 0 has written its records,
+    so none leaves the process group while another still runs). The run folder is locked from its making to
+    the record (:func:`run_folder_lock`)."""
     with contextlib.ExitStack() as held:
         return _run(config, plugins, log, held)
 
@@ -281,6 +282,7 @@ def _run(config, plugins, log, held):
         ranks.barrier()
 
     if not ranks.is_main:
+        ranks.barrier()  # the ranks end together, once rank 0 has written the records
         return []
     params, flops = model_complexity(model, recipe.input_size, device)
     run_id = (f"{slug(method.name)}-{slug(variant)}-{slug(protocol.name)}-{slug(recipe.name)}-seed{config.seed}-"
@@ -298,7 +300,7 @@ def _run(config, plugins, log, held):
         input_size=list(recipe.input_size),
         train={"epochs": recipe.epochs, "iterations": stats.iterations, "max_iters": config.max_iters,
                "images_per_s": stats.images_per_s, "wall_s": stats.wall_s, "workers": config.workers},
-        eval_wall_s=evaluation.details.get("wall_s"), pretrained=pretrained.describe() if tensors else False,
+        eval_wall_s=evaluation.details.get("wall_s"), pretrained=pretrained_field(pretrained.describe() if pretrained else False, tensors),
         pretrained_tensors=tensors,
         weights_fingerprint=weights, device=str(device), **acceleration.to_record(), started_at=started_at,
         finished_at=utc_now(),
@@ -327,4 +329,5 @@ def _run(config, plugins, log, held):
     if not config.keep_checkpoint:  # finished: model.pt and the records are what it leaves
         for trial_dir in trial_dirs:
             remove_checkpoint(trial_dir)
+    ranks.barrier()  # the other ranks have waited here for the records
     return done

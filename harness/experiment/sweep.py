@@ -177,16 +177,21 @@ def cell_settings(run_config):
     """What a cell's record must say besides its run folder (which already holds the recipe) for the cell to
     count as done: the ``--max-iters`` cap and the test-time options (``evaluation_label``)."""
     test_time = (run_config.test_time or TestTimeOptions()).describe()
-    return {"max_iters": run_config.max_iters, "test-time": evaluation_label({"test_time": test_time}) or "defaults"}
+    return _settings(run_config.max_iters, evaluation_label({"test_time": test_time}))
 
 
 def _settings_of_record(record):
+    """:func:`cell_settings` as a cell's record tells them."""
     try:
         label = evaluation_label(record.get("evaluation"))
     except InvalidRecord:
         label = "unreadable"
     train = record.get("train") if isinstance(record.get("train"), dict) else {}
-    return {"max_iters": train.get("max_iters"), "test-time": label or "defaults"}
+    return _settings(train.get("max_iters"), label)
+
+
+def _settings(max_iters, test_time_label):
+    return {"max_iters": max_iters, "test-time": test_time_label or "defaults"}
 
 
 def cell_state(folder, recorded, settings):

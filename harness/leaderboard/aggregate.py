@@ -117,7 +117,7 @@ class Row:
     pretrained: Optional[str] = None  # records.weights_kind
     seeds: tuple = ()
     metrics: dict = field(default_factory=dict)  # name -> Stat
-    reranked: dict = field(default_factory=dict)  # name -> Stat, empty without re-ranked runs
+    reranked: dict = field(default_factory=dict)  # name -> Stat over the re-ranked seeds, empty without any
     params: Optional[Stat] = None
     flops: Optional[Stat] = None
     images_per_s: Optional[Stat] = None
@@ -146,7 +146,7 @@ class Row:
 def _measured_row(group, records, method, reported):
     task_metrics = TASK_METRICS[records[0].task]
     records = sorted(records, key=lambda record: record.seed)
-    reranked = [record.metrics_reranked for record in records]
+    reranked = [record.metrics_reranked for record in records if record.metrics_reranked is not None]
     return Row(
         method=group.method,
         variant=group.variant,
@@ -159,8 +159,9 @@ def _measured_row(group, records, method, reported):
         test_time=group.test_time,
         seeds=tuple(record.seed for record in records),
         metrics={name: summarize([record.metrics[name] for record in records]) for name in task_metrics},
+        # over the seeds run with re-ranking (``--rerank``), however many; the page says when not all were
         reranked=({name: summarize([metrics[name] for metrics in reranked]) for name in task_metrics}
-                  if all(metrics is not None for metrics in reranked) else {}),
+                  if reranked else {}),
         params=summarize([record.params for record in records]),
         flops=summarize([record.flops for record in records]),
         images_per_s=summarize([record.images_per_s for record in records]),

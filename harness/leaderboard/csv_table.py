@@ -3,7 +3,7 @@
 One header row, then the page's rows in the page's order. The columns are the same on every page of a
 task (:func:`columns`): what a row is (method, variant, backbone, plugin, recipe and how it was trained,
 pretrained weights, test-time options, seeds), each metric's mean and sample standard deviation over
-the seeds, re-ranked, the untrained start and the two mAP comparisons with their 95% intervals (re-id),
+the seeds, re-ranked (over the seeds run with re-ranking, ``n_seeds_reranked``), the untrained start and the two mAP comparisons with their 95% intervals (re-id),
 model size and speed, and the paper's numbers with our difference to them. Numbers are written plain
 (ten significant digits, metrics in percent, params and FLOPs as counts), a missing value as an empty
 cell; a flag is 1 or 0. Rows are the same :class:`.aggregate.Row` objects the markdown page shows.
@@ -29,7 +29,8 @@ def columns(task):
     metrics = TASK_METRICS[task]
     stats = [f"{name}_{part}" for name in metrics for part in ("mean", "std")]
     reid = task == "reid"
-    reranked = [f"{name}_reranked_{part}" for name in metrics for part in ("mean", "std")] if reid else []
+    reranked = ([f"{name}_reranked_{part}" for name in metrics for part in ("mean", "std")] + ["n_seeds_reranked"]
+                if reid else [])
     paper = [f"paper_{name}" for name in metrics] + ([f"paper_{name}_reranked" for name in metrics] if reid else [])
     differences = [f"{name}_minus_paper" for name in metrics]
     return (DESCRIPTION + tuple(stats) + (REID_COMPARISONS if reid else ()) + tuple(reranked) + COST
@@ -73,6 +74,7 @@ def _values(row, task):
         values.update(_stat(name, row.metrics.get(name)))
         values.update(_stat(f"{name}_reranked", row.reranked.get(name)))
         values[f"{name}_minus_paper"] = row.difference(name)
+    values["n_seeds_reranked"] = next(iter(row.reranked.values())).n if row.reranked else 0
     if task == "reid" and row.measured:
         values["is_baseline"] = row.is_baseline
         values.update(_comparison("mAP_vs_baseline", row.vs_baseline))

@@ -229,7 +229,9 @@ def _value(row, kind, metric, marker):
     if kind == "mean":
         return Cell(format_stat(row.metrics.get(metric), spread=False), mean_of(row.metrics.get(metric)))
     if kind == "reranked":
-        return Cell(format_stat(row.reranked.get(metric)), mean_of(row.reranked.get(metric)))
+        stat = row.reranked.get(metric)
+        part = f" ({stat.n} of {len(row.seeds)} seeds)" if stat is not None and stat.n < len(row.seeds) else ""
+        return Cell(format_stat(stat) + part, mean_of(stat))
     if kind == "params":
         return Cell(format_stat(row.params, spread=False, scale=1e6), mean_of(row.params))
     if kind == "flops":
@@ -305,8 +307,10 @@ def _legend(task, rows):
                 "untrained run of that network.")
         if _has_reranked(rows):
             lines.append("- re-ranked: k-reciprocal re-ranking (k1 = 20, k2 = 6, lambda = 0.3, unless the "
-                         "test-time column says otherwise)." if any(row.test_time for row in rows) else
-                         "- re-ranked: k-reciprocal re-ranking (k1 = 20, k2 = 6, lambda = 0.3).")
+                         "test-time column says otherwise)" if any(row.test_time for row in rows) else
+                         "- re-ranked: k-reciprocal re-ranking (k1 = 20, k2 = 6, lambda = 0.3)")
+            lines[-1] += (", over the seeds run with `--rerank`; `(k of n seeds)`: only k of the row's n seeds were."
+                          if any(stat.n < len(row.seeds) for row in rows for stat in row.reranked.values()) else ".")
         if any(row.test_time for row in rows):
             lines.append("- test-time: how the features were tested (`default`: as extracted, Euclidean distance); "
                          "flip, cosine distance, alpha-query expansion (AQE) or other re-ranking parameters "

@@ -207,6 +207,13 @@ def weights_fingerprint(paths):
     return "+".join(fingerprints) or None
 
 
+def pretrained_field(described, tensors):
+    """The record's ``pretrained``: ``described`` (where the weights training was given came from, ``False``
+    for none) unless the model took none of their tensors (``tensors`` 0: its builder ignored them); ``None``
+    tensors (a run folder written before they were counted) keeps ``described``."""
+    return described if tensors != 0 else False
+
+
 def write_json_atomic(path, payload):
     """Write ``payload`` as JSON to ``path`` atomically (:mod:`reid_bench.atomic`): a crash never leaves a
     half-written file."""

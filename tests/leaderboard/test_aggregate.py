@@ -62,6 +62,20 @@ def test_means_std_seed_counts_and_differences_to_reported(plugin_set):
     assert row.difference("R20") is None  # not reported
 
 
+def test_re_ranked_numbers_are_over_the_seeds_run_with_re_ranking(plugin_set):
+    """Re-ranking is off by default: seeds run with and without ``--rerank`` share a row, whose re-ranked
+    numbers are those of the re-ranked seeds (the page says how many)."""
+    records = _records(
+        make_record(seed=0, metrics=reid_metrics(60.0, 80.0), metrics_reranked=reid_metrics(70.0, 82.0)),
+        make_record(seed=1, metrics=reid_metrics(62.0, 81.0)),
+        make_record(seed=2, metrics=reid_metrics(64.0, 82.0), metrics_reranked=reid_metrics(74.0, 86.0)),
+    )
+    row = _row(build_rows("synthetic", "reid", records, _methods(plugin_set)), method="alpha", variant="full")
+    assert row.seeds == (0, 1, 2) and row.metrics["mAP"].mean == pytest.approx(62.0)
+    assert row.reranked["mAP"].n == 2 and row.reranked["mAP"].mean == pytest.approx(72.0)
+    assert row.reranked["R1"].mean == pytest.approx(84.0)
+
+
 def test_grouping_keeps_variants_recipes_budgets_and_weights_apart(plugin_set):
     records = _records(
         make_record(variant="full", recipe_name="uniform", seed=0, metrics=reid_metrics(60.0, 80.0)),
