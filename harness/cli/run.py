@@ -90,8 +90,7 @@ def command(args, plugins):
                                                 progress=args.progress, command=tuple(args.command_line)):
             done += run(config, plugins)
     distributed.leave()  # every rank, together: the runs ended at one barrier
-    if not done:  # a torchrun rank other than 0: rank 0 reports
-        return 0
+    distributed.end_other_rank()  # rank 0 reports
     rows = [report.row({"protocol": record["tested_on"], "seed": record["seed"]}, record["metrics"],
                        record["metrics_reranked"], record["evaluation"]) for record, _ in done]
     report.print_results(args, rows, [record for record, _ in done])
