@@ -30,6 +30,7 @@ import datetime
 import hashlib
 import os
 import random
+import sys
 from dataclasses import dataclass
 from typing import Optional
 
@@ -312,9 +313,6 @@ def end_other_rank(environ=os.environ):
     write on these ranks."""
     if not launched_by_torchrun(environ) or int(environ["RANK"]) == 0:
         return
-    import sys
-
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
-
