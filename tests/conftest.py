@@ -86,6 +86,13 @@ SHORT_RUN = ["--epochs", "1", "--max-iters", "2", "--batch-size", "16", "--input
 
 
 @pytest.fixture
+def short_run_options():
+    """``reid-bench run``'s options for one short epoch, :data:`SHORT_RUN` (a fixture, since another
+    folder's ``conftest`` module may hold the name ``conftest`` when folders are collected together)."""
+    return list(SHORT_RUN)
+
+
+@pytest.fixture
 def short_run(tmp_path):
     """``short_run(plugin, *extra, dataset="synthetic")``: ``reid-bench run`` for one short epoch (two
     iterations of 16 images at 64x32); returns the one result record it wrote."""

@@ -5,7 +5,6 @@ import json
 import os
 
 import pytest
-from conftest import SHORT_RUN
 
 from reid_bench.cli import main
 from reid_bench.results.per_query import load_per_query, mean_ap
@@ -44,8 +43,8 @@ def test_run_test_on_eval_and_leaderboard_pages(tmp_path, capsys, toy_plugin):
     # eval of the same weights on both protocols: two more records, in the run's own results folder
     checkpoint = os.path.join(output, "toy", "full", "synthetic", "paper", "seed0", "model.pt")
     capsys.readouterr()
-    assert main(["eval", "--plugin-module", "reid_bench_toy", "--checkpoint", checkpoint, "--dataset", "synthetic", "synthetic-shift", "--workers", "0",
-                 "--flip", "--json"]) == 0
+    assert main(["eval", "--plugin-module", "reid_bench_toy", "--checkpoint", checkpoint, "--dataset", "synthetic",
+                 "synthetic-shift", "--workers", "0", "--flip", "--json"]) == 0
     assert [document["tested_on"] for document in json.loads(capsys.readouterr().out)] == ["synthetic",
                                                                                            "synthetic-shift"]
     written = records(results)
@@ -68,8 +67,8 @@ def test_run_test_on_eval_and_leaderboard_pages(tmp_path, capsys, toy_plugin):
     (["--test-on", "cifar100"], "cross-domain tests are for re-id protocols"),
     (["--test-on", "nope"], "unknown dataset 'nope'"),
 ])
-def test_bad_test_on_is_refused_before_training(tmp_path, capsys, extra, expected):
-    assert main(["run", "--plugin", "baseline", "--dataset", "synthetic", *SHORT_RUN,
+def test_bad_test_on_is_refused_before_training(tmp_path, capsys, short_run_options, extra, expected):
+    assert main(["run", "--plugin", "baseline", "--dataset", "synthetic", *short_run_options,
                  "--output", str(tmp_path / "runs"), *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and expected in err

@@ -6,7 +6,6 @@ import json
 import os
 
 import pytest
-from conftest import SHORT_RUN
 
 from reid_bench.cli import main
 
@@ -37,10 +36,10 @@ def test_short_run_on_fixture(short_run, tmp_path, protocol):
         assert record["evaluation"]["num_query"] == 4
 
 
-def test_a_market1501_model_tested_on_multi_query_is_in_domain_there(tmp_path):
+def test_a_market1501_model_tested_on_multi_query_is_in_domain_there(tmp_path, short_run_options):
     root, output = str(tmp_path / "data"), str(tmp_path / "runs")
     make_market1501(root, num_train_ids=8, gt_bbox_per_query=2)
-    assert main(["run", "--plugin", "baseline", "--dataset", "market1501", *SHORT_RUN, "--root", root,
+    assert main(["run", "--plugin", "baseline", "--dataset", "market1501", *short_run_options, "--root", root,
                  "--allow-partial", "--output", output, "--test-on", "market1501-multi-query"]) == 0
     records = {}
     for path in glob.glob(os.path.join(output, "results", "*.json")):
