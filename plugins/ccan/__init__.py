@@ -31,6 +31,9 @@ Decisions (PAPERS.md unless marked "here"):
 - Semi-hard mining: for every anchor-positive pair, the ``r = 10`` nearest negatives farther than the
   positive, filled with the hardest remaining negatives; squared Euclidean distances; hinge averaged
   over all mined triplets. Margin 1 (1.5 on CUHK03, through ``Recipe.loss_kwargs``).
+- Here: the triplet's distances are between l2-normalised embeddings, as in FaceNet [48] whose
+  semi-hard mining Sec. 3.3 uses (``normalize=False`` for raw ``FC_1`` outputs; why and the
+  measurement: :mod:`.losses`).
 - LR: constant for 150 epochs then x0.1 every 50; with 200 epochs in all that is one step at epoch
   150 (``LRSchedule(milestones=(150,))``). lr 5e-4 on every protocol but CUHK03 (1e-3), MSMT17
   included. Random erasing from epoch 50 (``Augment(..., start_epoch=50)``).

@@ -101,13 +101,25 @@ def test_semi_hard_mining_picks_the_expected_negatives():
 
 
 def test_semi_hard_triplet_loss_equals_the_hand_value():
-    loss = SemiHardTripletTerm(output="embedding", margin=1.0, negatives=2)
+    loss = SemiHardTripletTerm(output="embedding", margin=1.0, negatives=2, normalize=False)
     value = loss({"embedding": HAND_EMBEDDINGS}, HAND_TARGETS)
     # hinges [d_ap - d_an + 1]_+: (0,1): 0.56, 0; (1,0): 0, 0; (2,3): 0, 4.2; (3,2): 0.24, 0 -> 5.0 / 8
     assert value.item() == pytest.approx(0.625, abs=1e-5)
 
 
-def loop_semi_hard_loss(embeddings, targets, margin, negatives):
+def test_semi_hard_triplet_loss_on_normalised_embeddings_equals_the_hand_value():
+    # unit vectors a = (0.6, 0.8), b = (0, 1) (identity 0), c = (1, 0), d = (0, -1) (identity 1) of the
+    # raw embeddings below; squared distances 2 - 2 cos: ab 0.4, ac 0.8, ad 3.6, bc 2, bd 4, cd 2
+    embeddings = torch.tensor([[3.0, 4.0], [0.0, 2.0], [1.0, 0.0], [0.0, -5.0]])
+    loss = SemiHardTripletTerm(output="e", margin=1.0, negatives=2)
+    value = loss({"e": embeddings}, torch.tensor([0, 0, 1, 1]))
+    # hinges: (a,b): c 0.6, d 0; (b,a): c 0, d 0; (c,d): no semi-hard negative, a 2.2, b 1.0; (d,c): 0, 0
+    assert value.item() == pytest.approx(3.8 / 8, abs=1e-5)
+
+
+def loop_semi_hard_loss(embeddings, targets, margin, negatives, normalize):
+    if normalize:
+        embeddings = embeddings / embeddings.norm(dim=1, keepdim=True)
     dist = torch.cdist(embeddings, embeddings) ** 2
     hinges = []
     for a in range(len(targets)):
@@ -122,13 +134,15 @@ def loop_semi_hard_loss(embeddings, targets, margin, negatives):
     return sum(hinges) / len(hinges)
 
 
+@pytest.mark.parametrize("normalize", [True, False])
 @pytest.mark.parametrize("negatives", [3, 10])
-def test_semi_hard_triplet_loss_matches_a_loop_implementation(negatives):
+def test_semi_hard_triplet_loss_matches_a_loop_implementation(negatives, normalize):
     torch.manual_seed(3)
     embeddings = torch.randn(12, 5)
     targets = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 5])
-    value = SemiHardTripletTerm(output="e", margin=1.5, negatives=negatives)({"e": embeddings}, targets)
-    assert value.item() == pytest.approx(loop_semi_hard_loss(embeddings, targets, 1.5, negatives), rel=1e-5)
+    term = SemiHardTripletTerm(output="e", margin=1.5, negatives=negatives, normalize=normalize)
+    expected = loop_semi_hard_loss(embeddings, targets, 1.5, negatives, normalize)
+    assert term({"e": embeddings}, targets).item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_semi_hard_triplet_loss_without_positive_pairs_is_zero_with_a_graph():
