@@ -129,6 +129,7 @@ class Row:
     vs_baseline: Optional[Comparison] = None  # mAP against that row, with its bootstrap interval
     untrained_map: Optional[Stat] = None  # mAP of the same network on the same weights at 0 epochs
     vs_untrained: Optional[Comparison] = None  # mAP against that untrained start, with its bootstrap interval
+    weight_files: tuple = ()  # the distinct weights_fingerprint of the seeds' records, sorted (unknown ones left out)
 
     @property
     def measured(self):
@@ -168,6 +169,7 @@ def _measured_row(group, records, method, reported):
         reported=reported,
         group=group,
         cmc=_mean_curve([record.cmc for record in records]),
+        weight_files=tuple(sorted({record.weights_fingerprint for record in records} - {None})),
     )
 
 

@@ -2,7 +2,7 @@
 
 One header row, then the page's rows in the page's order. The columns are the same on every page of a
 task (:func:`columns`): what a row is (method, variant, backbone, plugin, recipe and how it was trained,
-pretrained weights, test-time options, seeds), each metric's mean and sample standard deviation over
+pretrained weights and the weight files its seeds started from, test-time options, seeds), each metric's mean and sample standard deviation over
 the seeds, re-ranked (over the seeds run with re-ranking, ``n_seeds_reranked``), the untrained start and
 the two mAP comparisons with their 95% intervals (re-id), model size and speed, and the paper's numbers
 with our difference to them. Numbers are written plain
@@ -17,7 +17,7 @@ from .records import TASK_METRICS
 
 DESCRIPTION = ("method", "variant", "backbone", "plugin", "recipe", "epochs", "batch_size", "input_size",
                "max_iters", "amp", "world_size", "sync_bn", "overrides", "recipe_fingerprint", "pretrained",
-               "test_time", "n_seeds", "seeds")
+               "weight_files", "test_time", "n_seeds", "seeds")
 REID_COMPARISONS = ("is_baseline", "mAP_vs_baseline", "mAP_vs_baseline_low", "mAP_vs_baseline_high",
                     "untrained_mAP_mean", "untrained_mAP_std", "mAP_vs_untrained", "mAP_vs_untrained_low",
                     "mAP_vs_untrained_high")
@@ -61,7 +61,7 @@ def _values(row, task):
     """``{column: value}`` of one row (columns left out are empty)."""
     group = row.group
     values = {"method": row.method, "variant": row.variant, "backbone": row.backbone, "n_seeds": len(row.seeds),
-              "seeds": " ".join(str(seed) for seed in row.seeds)}
+              "seeds": " ".join(str(seed) for seed in row.seeds), "weight_files": " ".join(row.weight_files)}
     if group is not None:
         values.update(
             plugin=group.plugin, recipe=group.recipe_name, epochs=group.epochs,

@@ -112,6 +112,7 @@ class Record:
     images_per_s: Optional[float]
     cmc: Optional[tuple] = None  # evaluation.cmc: percent at ranks 1, 2, ... (records before it: None)
     per_query: Optional[str] = None  # path of the per-query file beside the record, when it exists
+    weights_fingerprint: Optional[str] = None  # of the pretrained weight file (records before it, scratch: None)
 
 
 def _is_number(value):
@@ -249,6 +250,9 @@ def parse_record(path, data):
     reranked = data["metrics_reranked"]
     epochs = _recipe_epochs(data["recipe"])
     world_size, sync_bn = _distributed(data)
+    weights = data.get("weights_fingerprint")
+    if weights is not None and not isinstance(weights, str):
+        raise InvalidRecord(f"weights_fingerprint is {weights!r}, expected null or the weight file's hex digest")
     return Record(
         path=path,
         run_id=_check_text(data, "run_id"),
@@ -281,6 +285,7 @@ def parse_record(path, data):
         images_per_s=_optional_number(train["images_per_s"], "train.images_per_s"),
         cmc=_cmc(data.get("evaluation")),
         per_query=_per_query_path(path, data),
+        weights_fingerprint=weights,
     )
 
 

@@ -87,6 +87,16 @@ def _reported_notes(row, protocols):
     return texts + list(row.reported.notes)
 
 
+def _weight_files_notes(row):
+    """The note of a row whose seeds started from different pretrained weight files: their spread is then
+    not the seeds' alone."""
+    if len(row.weight_files) < 2:
+        return []
+    return [f"The seeds started from {len(row.weight_files)} different pretrained weight files "
+            f"(`weights_fingerprint` {', '.join(row.weight_files)}): the spread over seeds includes theirs. "
+            "Synthetic weights are made on each machine; another CPU type can make other bits."]
+
+
 DESCRIPTION_HEADERS = ("method", "variant", "backbone", "recipe", "pretrained", "seeds", "test-time")
 SIGNIFICANCE_HEADER = "Δ mAP vs baseline [95% CI]"
 UNTRAINED_HEADER = "untrained mAP"
@@ -269,6 +279,7 @@ def page_table(page, rows, protocols):
         marker = footnotes.markers(_reported_notes(row, protocols))
         if not show_test_time:
             del descriptions["test-time"]
+        descriptions["seeds"] += footnotes.markers(_weight_files_notes(row))
         cells = {header: Cell(text, len(row.seeds) if header == "seeds" else None)
                  for header, text in descriptions.items()}
         for header, kind, metric in columns:

@@ -10,7 +10,7 @@ from reid_bench.results.per_query import per_query_filename, save_per_query
 def make_record(method="alpha", variant="full", protocol="synthetic", seed=0, recipe_name="uniform", epochs=12,
                 metrics=None, metrics_reranked=None, task="reid", backbone="resnet50", pretrained=False,
                 params=25_000_000, flops=1_300_000_000, images_per_s=50.0,
-                finished_at="2026-01-01T00:00:00+00:00", test_time=None):
+                finished_at="2026-01-01T00:00:00+00:00", test_time=None, weights_fingerprint=None):
     """A complete schema-1 result record (every key of :mod:`reid_bench.results.records`)."""
     if metrics is None:
         metrics = ({"mAP": 50.0, "mINP": 20.0, "R1": 70.0, "R5": 85.0, "R10": 90.0, "R20": 95.0}
@@ -30,7 +30,8 @@ def make_record(method="alpha", variant="full", protocol="synthetic", seed=0, re
                        **({} if test_time is None else {"test_time": test_time})},
         "params": params, "flops": flops, "backbone": backbone, "input_size": [128, 64],
         "train": {"epochs": epochs, "iterations": 100, "images_per_s": images_per_s, "wall_s": 60.0},
-        "eval_wall_s": 5.0, "pretrained": pretrained, "device": "cpu", "amp": False,
+        "eval_wall_s": 5.0, "pretrained": pretrained, "weights_fingerprint": weights_fingerprint, "device": "cpu",
+        "amp": False,
         "versions": {"python": "3.11", "torch": "2.4", "torchvision": "0.19", "torchreid": "0.2.5",
                      "reid_bench": "0.1.0"},
         "git_commit": None, "started_at": "2026-01-01T00:00:00+00:00", "finished_at": finished_at,

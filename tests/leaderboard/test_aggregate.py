@@ -6,7 +6,7 @@ from records_factory import make_record, reid_metrics
 
 from reid_bench import MethodSpec, Reported
 from reid_bench.leaderboard.aggregate import build_rows, reported_numbers, summarize
-from reid_bench.leaderboard.records import parse_record
+from reid_bench.leaderboard.records import InvalidRecord, parse_record
 
 
 def _records(*raw):
@@ -161,3 +161,17 @@ def test_runs_are_compared_with_numbers_from_another_protocol_when_the_paper_has
     row, = build_rows("cuhk03-labeled", "reid", records, _methods(plugin_set))
     assert row.measured and row.reported.measured_on == "cuhk03-labeled-classic"
     assert row.difference("mAP") == pytest.approx(80.0 - 85.9)
+
+
+def test_a_row_names_the_distinct_weight_files_its_seeds_started_from(plugin_set):
+    records = _records(*(make_record(method="beta", seed=seed, weights_fingerprint=weights)
+                         for seed, weights in enumerate(["bb", "aa", None, "bb"])),
+                       make_record(method="baseline", seed=0), make_record(method="baseline", seed=1))
+    rows = build_rows("synthetic", "reid", records, _methods(plugin_set))
+    assert _row(rows, method="beta").weight_files == ("aa", "bb")  # sorted, once each, the unknown left out
+    assert _row(rows, method="baseline").weight_files == ()
+
+
+def test_a_weights_fingerprint_that_is_not_text_is_refused():
+    with pytest.raises(InvalidRecord, match="weights_fingerprint"):
+        parse_record("x.json", make_record(weights_fingerprint=12))

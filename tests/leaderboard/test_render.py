@@ -20,7 +20,7 @@ GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 
 def golden_records():
     """Runs on every kind of page: measured synthetic rows (re-ranked, re-ranked on one seed of three, one
-    seed, a null mINP, an untrained start), a
+    seed, a null mINP, an untrained start, seeds from two pretrained weight files), a
     market1501 run beside reported numbers, a CUHK03-NP run compared with classic-split numbers and
     a CIFAR-100 classification run."""
     classification = {"task": "classification", "protocol": "cifar100"}
@@ -28,10 +28,12 @@ def golden_records():
         make_record(seed=0, metrics=reid_metrics(60.0, 80.0), metrics_reranked=reid_metrics(70.0, 82.0)),
         make_record(seed=1, metrics=reid_metrics(62.0, 81.0), metrics_reranked=reid_metrics(72.0, 83.0)),
         make_record(variant="lite", seed=0, metrics=reid_metrics(55.0, 75.0)),
-        make_record(method="beta", seed=0, metrics=reid_metrics(58.0, 79.0, mINP=None), images_per_s=20.0),
+        make_record(method="beta", seed=0, metrics=reid_metrics(58.0, 79.0, mINP=None), images_per_s=20.0,
+                    weights_fingerprint="00aa"),
         make_record(method="beta", seed=1, metrics=reid_metrics(59.0, 78.0), images_per_s=22.0,
-                    metrics_reranked=reid_metrics(66.0, 84.0)),  # the one of beta's three seeds re-ranked
-        make_record(method="beta", seed=2, metrics=reid_metrics(60.0, 80.0), images_per_s=24.0),
+                    metrics_reranked=reid_metrics(66.0, 84.0), weights_fingerprint="00aa"),  # the one re-ranked
+        make_record(method="beta", seed=2, metrics=reid_metrics(60.0, 80.0), images_per_s=24.0,
+                    weights_fingerprint="11bb"),  # from another weight file: the row says so
         make_record(method="beta", seed=0, epochs=0, metrics=reid_metrics(20.0, 10.0), images_per_s=None,
                     finished_at="2026-01-03T00:00:00+00:00"),  # beta's untrained start
         make_record(method="baseline", seed=0, metrics=reid_metrics(50.0, 70.0), params=23_500_000, flops=None),
