@@ -2,10 +2,10 @@
 
 One header row, then the page's rows in the page's order. The columns are the same on every page of a
 task (:func:`columns`): what a row is (method, variant, backbone, plugin, recipe and how it was trained,
-pretrained weights and the weight files its seeds started from, test-time options, seeds), each metric's mean and sample standard deviation over
-the seeds, re-ranked (over the seeds run with re-ranking, ``n_seeds_reranked``), the untrained start and
-the two mAP comparisons with their 95% intervals (re-id), model size and speed, and the paper's numbers
-with our difference to them. Numbers are written plain
+pretrained weights and the weight files its seeds started from, test-time options, seeds), each metric's
+mean and sample standard deviation over the seeds, re-ranked (over the seeds run with re-ranking,
+``n_seeds_reranked``), the untrained start and the two mAP comparisons with their 95% intervals (re-id),
+model size and speed, and the paper's numbers with our difference to them. Numbers are written plain
 (ten significant digits, metrics in percent, params and FLOPs as counts), a missing value as an empty
 cell; a flag is 1 or 0. Rows are the same :class:`.aggregate.Row` objects the markdown page shows.
 """
