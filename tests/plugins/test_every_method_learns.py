@@ -19,7 +19,7 @@ from reid_bench.recipes import resolve_recipe
 from reid_bench import Recipe
 from reid_bench.data.transforms import build_test_transform
 
-IDENTITIES, IMAGES_PER_IDENTITY, STEPS = 4, 4, 40
+IDENTITIES, IMAGES_PER_IDENTITY, STEPS = 4, 4, 25
 METHODS = ("baseline", "ccan", "self_attention", "mutual_attention", "sharp_attention", "msreid")
 
 
@@ -100,7 +100,7 @@ def initial_losses(trainer, batch):
 
 def refresh_batchnorm_statistics(model, batch):
     """Set every BatchNorm layer's running statistics to ``batch``'s under the current weights (one
-    train-mode forward, cumulative average), as precise-BN does before testing: after 40 steps at lr 1e-3
+    train-mode forward, cumulative average), as precise-BN does before testing: after the steps at lr 1e-3
     from scratch the running averages (momentum 0.1) still mix in the statistics of earlier weights, and
     an eval-mode forward through a deep BN network (ccan's GoogLeNet) then maps every image of the batch to
     nearly the same feature although the train-mode embeddings separate the identities."""
