@@ -61,6 +61,6 @@ def test_the_board_runs_untrained_starts_first_then_trained_cells_and_ablations(
     untrained, ablation = plan[0][1], plan[3][1]
     assert untrained[:untrained.index("--seeds")] == ["--plugins", "baseline", "sharp_attention"]
     assert "epochs=0" in untrained and ["0", "1", "2"] == untrained[untrained.index("--seeds") + 1:][:3]
-    assert ablation[:5] == ["--plugins", "sharp_attention", "--variants", "sab", "sab+cu"]
+    assert ablation[:6] == ["--plugins", "sharp_attention", "--variants", "baseline", "sab", "sab+cu"]
     assert "epochs=0" not in ablation
     assert [os.path.basename(output) for output, _ in script.sweeps(["ccan"], args)] == ["untrained", "trained"]
