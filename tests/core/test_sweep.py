@@ -147,8 +147,14 @@ def test_ctrl_c_stops_a_local_sweep_and_its_cells_without_tracebacks(tmp_path):
     err_path = tmp_path / "stderr.txt"
     argv = [sys.executable, "-m", "reid_bench", "sweep", "--plugins", "baseline", "--datasets", "synthetic",
             "--output", str(tmp_path / "out"), *TINY, "--set", "epochs=200", "--set", "max_iters=50"]
+    def terminal_signals():
+        """Ctrl-C's SIGINT at its default, as in a terminal's foreground job: a suite started as a background job
+        of a non-interactive shell (``nohup pytest &``) passes SIGINT on ignored, and then nothing would stop."""
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     with open(err_path, "w") as err:
-        sweep = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        sweep = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                                 preexec_fn=terminal_signals)
     deadline = time.monotonic() + 120
     logs = tmp_path / "out" / "sweep-logs"
     while time.monotonic() < deadline and not any("Epoch" in path.read_text() or "epoch" in path.read_text()
