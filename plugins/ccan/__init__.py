@@ -23,7 +23,9 @@ Decisions (PAPERS.md unless marked "here"):
 - ``W_alpha`` is sized from the builder's ``input_size`` (shape propagation through the backbone); a
   model built for one input size refuses maps of another with a clear error.
 - Here: the attention layers have no biases (Eq. 1-3 have none) and PyTorch's default initialisation
-  (the paper gives none); ``FC_1``/``FC_2`` are plain linear layers.
+  (the paper gives none).
+- Here: ``FC_1`` is a linear layer followed by BatchNorm1d, whose output is the ``d``-dim embedding;
+  ``FC_2`` is a plain linear layer (why, and the measurement: :mod:`.model`).
 - Here: the part streams' inception blocks are deep copies of the backbone's ``I_2``/``I_3`` made after
   the ImageNet weights are loaded (ImageNet-initialised, unshared, Sec. 4.1).
 - Here: stripe ``s`` covers rows ``[floor(s H / k_p), ceil((s + 1) H / k_p))``: the paper's equal

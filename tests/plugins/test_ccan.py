@@ -218,6 +218,22 @@ def test_test_feature_is_the_two_normalised_embeddings(full_model):
     torch.testing.assert_close(feature[:, 32:].norm(dim=1), torch.ones(4))
 
 
+def test_the_embedding_is_fc1_batch_normalised_and_fc2_reads_it():
+    """``FC_1`` + BatchNorm: in training each embedding dimension is centred and scaled over the batch even
+    for non-negative GAP-like inputs far from zero; ``FC_2``'s logits are computed from that embedding."""
+    from reid_bench.plugins.ccan.model import EmbeddingHead
+
+    torch.manual_seed(0)
+    head = EmbeddingHead(12, 6, 5).train()
+    features = torch.rand(16, 12) + 3.0
+    embedding, logits = head(features)
+    linear = head.fc1(features)
+    expected = (linear - linear.mean(dim=0)) / torch.sqrt(linear.var(dim=0, unbiased=False) + head.bn.eps)
+    torch.testing.assert_close(embedding, expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(embedding.mean(dim=0), torch.zeros(6), atol=1e-5, rtol=0)
+    torch.testing.assert_close(logits, head.fc2(embedding))
+
+
 def test_part_streams_start_as_unshared_copies_of_the_backbone_blocks():
     model = build_ccan(3, input_size=SMALL, parts=2, embedding_dim=8)
     for part in model.parts:
