@@ -7,8 +7,10 @@ import os
 import pytest
 import torch
 
-# one thread: on 2 shared cores, two-thread BLAS in each test process is several times slower
+# one thread: on 2 shared cores, two-thread BLAS in each test process is several times slower; the
+# environment variables give the same to the processes tests start (CLI runs, sweeps and their cells)
 torch.set_num_threads(1)
+os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
 
 @pytest.fixture(scope="session", autouse=True)
