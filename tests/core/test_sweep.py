@@ -147,6 +147,7 @@ def test_ctrl_c_stops_a_local_sweep_and_its_cells_without_tracebacks(tmp_path):
     err_path = tmp_path / "stderr.txt"
     argv = [sys.executable, "-m", "reid_bench", "sweep", "--plugins", "baseline", "--datasets", "synthetic",
             "--output", str(tmp_path / "out"), *TINY, "--set", "epochs=200", "--set", "max_iters=50"]
+
     def terminal_signals():
         """Ctrl-C's SIGINT at its default, as in a terminal's foreground job: a suite started as a background job
         of a non-interactive shell (``nohup pytest &``) passes SIGINT on ignored, and then nothing would stop."""
