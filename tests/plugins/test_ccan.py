@@ -7,7 +7,7 @@ from reid_bench.plugin_manager import load_plugins
 from reid_bench.plugins.ccan.attention import CrossCorrelatedAttention
 from reid_bench.plugins.ccan.losses import SemiHardTripletTerm, mine_semi_hard
 from reid_bench.plugins.ccan.method import METHOD
-from reid_bench.plugins.ccan.model import build_ccan
+from reid_bench.plugins.ccan.model import EmbeddingHead, build_ccan
 from reid_bench.plugins.ccan.stripes import horizontal_stripes, stripe_bounds
 from paper_numbers import reported_for
 
@@ -221,8 +221,6 @@ def test_test_feature_is_the_two_normalised_embeddings(full_model):
 def test_the_embedding_is_fc1_batch_normalised_and_fc2_reads_it():
     """``FC_1`` + BatchNorm: in training each embedding dimension is centred and scaled over the batch even
     for non-negative GAP-like inputs far from zero; ``FC_2``'s logits are computed from that embedding."""
-    from reid_bench.plugins.ccan.model import EmbeddingHead
-
     torch.manual_seed(0)
     head = EmbeddingHead(12, 6, 5).train()
     features = torch.rand(16, 12) + 3.0
